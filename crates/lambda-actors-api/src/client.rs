@@ -1,0 +1,149 @@
+//! The Runtime API client over awc: `GET /next`, `POST /response`, `/error`, `/init/error`.
+
+use crate::{headers, ApiError, Endpoint, ErrorBody, InvocationMeta};
+use awc::error::SendRequestError;
+use bytes::Bytes;
+use std::time::Duration;
+
+/// Largest event body read from `/next`. Lambda's synchronous limit is 6 MB; reading more
+/// than that still lets the runtime answer an oversized event instead of losing it.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest buffered response Lambda accepts: 6 MiB + 100 bytes.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
+
+/// Replies to answers are tiny JSON documents; anything bigger is cut here.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// One event from `GET /next`.
+#[derive(Debug)]
+pub struct NextEvent {
+    /// What the headers said.
+    pub meta: InvocationMeta,
+    /// The event bytes.
+    pub body: Bytes,
+}
+
+/// A Runtime API client. It holds an [`awc::Client`], which is `!Send`: make one per thread.
+///
+/// The settings are the ones the Runtime API needs: no request timeout (the `/next` long poll
+/// may last hours), no connection limit (every slot parks one `/next`), a body limit above
+/// Lambda's, and every reply body read to the end so the keep-alive connection stays usable.
+pub struct RuntimeClient {
+    http: awc::Client,
+    endpoint: Endpoint,
+    next_url: String,
+}
+
+impl std::fmt::Debug for RuntimeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeClient").field("endpoint", &self.endpoint).finish()
+    }
+}
+
+impl RuntimeClient {
+    /// A client for `endpoint`.
+    pub fn new(endpoint: &Endpoint) -> Self {
+        let connector = awc::Connector::new()
+            .limit(0)
+            .timeout(Duration::from_secs(2))
+            .conn_keep_alive(Duration::from_secs(60))
+            .conn_lifetime(Duration::from_secs(3600));
+        let http = awc::Client::builder()
+            .disable_timeout()
+            .disable_redirects()
+            .no_default_headers()
+            .add_default_header(("user-agent", headers::USER_AGENT))
+            .connector(connector)
+            .finish();
+        Self {
+            http,
+            next_url: endpoint.next_url(),
+            endpoint: endpoint.clone(),
+        }
+    }
+
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// `GET /runtime/invocation/next`: waits, with no timeout, for the next event.
+    pub async fn next(&self) -> Result<NextEvent, ApiError> {
+        let mut resp = self.http.get(&self.next_url).send().await.map_err(send_error)?;
+        let code = resp.status().as_u16();
+        if !(200..300).contains(&code) {
+            let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
+            return Err(ApiError::from_status(code, &body));
+        }
+        let meta = InvocationMeta::from_headers(|name| resp.headers().get(name).map(|v| v.as_bytes()));
+        let body = resp.body().limit(MAX_EVENT_BYTES).await;
+        let meta = meta.map_err(ApiError::headers)?;
+        match body {
+            Ok(body) => Ok(NextEvent { meta, body }),
+            Err(e) => Err(ApiError::body(e, meta)),
+        }
+    }
+
+    /// `POST /runtime/invocation/{id}/response` with a buffered body.
+    pub async fn respond(
+        &self,
+        request_id: &str,
+        invocation_id: Option<&str>,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<(), ApiError> {
+        let mut req = self
+            .http
+            .post(self.endpoint.response_url(request_id))
+            .insert_header(("content-type", content_type));
+        if let Some(id) = invocation_id {
+            req = req.insert_header((headers::INVOCATION_ID, id));
+        }
+        read_reply(req.send_body(body).await).await
+    }
+
+    /// `POST /runtime/invocation/{id}/error`.
+    pub async fn error(&self, request_id: &str, invocation_id: Option<&str>, error: &ErrorBody) -> Result<(), ApiError> {
+        let mut req = self
+            .http
+            .post(self.endpoint.error_url(request_id))
+            .insert_header(("content-type", "application/json"))
+            .insert_header((headers::FUNCTION_ERROR_TYPE, error.header_type().as_ref()));
+        if let Some(id) = invocation_id {
+            req = req.insert_header((headers::INVOCATION_ID, id));
+        }
+        read_reply(req.send_body(error.to_json()).await).await
+    }
+
+    /// `POST /runtime/init/error`.
+    pub async fn init_error(&self, error: &ErrorBody) -> Result<(), ApiError> {
+        let req = self
+            .http
+            .post(self.endpoint.init_error_url())
+            .insert_header(("content-type", "application/json"))
+            .insert_header((headers::FUNCTION_ERROR_TYPE, error.header_type().as_ref()));
+        read_reply(req.send_body(error.to_json()).await).await
+    }
+}
+
+type SendResult = Result<awc::ClientResponse, SendRequestError>;
+
+async fn read_reply(sent: SendResult) -> Result<(), ApiError> {
+    let mut resp = sent.map_err(send_error)?;
+    let code = resp.status().as_u16();
+    // Read the body even on success: an unread body poisons the pooled connection.
+    let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
+    if (200..300).contains(&code) {
+        Ok(())
+    } else {
+        Err(ApiError::from_status(code, &body))
+    }
+}
+
+fn send_error(e: SendRequestError) -> ApiError {
+    match e {
+        SendRequestError::Connect(e) => ApiError::connect(e),
+        other => ApiError::transport(other),
+    }
+}

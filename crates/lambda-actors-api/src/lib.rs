@@ -1,0 +1,22 @@
+//! The AWS Lambda Runtime API wire protocol, as `lambda-actors` speaks it.
+//!
+//! No actors live here: endpoint parsing ([`Endpoint`]), the invocation headers
+//! ([`InvocationMeta`]), error bodies ([`ErrorBody`]), status classes ([`ReplyStatus`]), the
+//! awc-based client ([`RuntimeClient`]) and the hand-written chunked writer for streamed
+//! responses with real HTTP trailers ([`stream`]).
+
+mod client;
+mod endpoint;
+mod error;
+mod error_body;
+pub mod headers;
+mod invocation;
+mod status;
+
+pub use client::{NextEvent, RuntimeClient, MAX_EVENT_BYTES, MAX_RESPONSE_BYTES};
+pub use endpoint::{Endpoint, EndpointError, API_VERSION};
+pub use error::ApiError;
+pub use error_body::{header_error_type, ErrorBody};
+pub use invocation::{InvocationMeta, MetaError};
+pub use status::ReplyStatus;
+pub use bytes::Bytes;
