@@ -23,6 +23,7 @@ enum Kind {
     Status(ReplyStatus, u16),
     Headers,
     Body,
+    Input,
 }
 
 impl ApiError {
@@ -47,6 +48,11 @@ impl ApiError {
         let mut err = Self::new(Kind::Body, detail.to_string());
         err.delivered = Some(Box::new(meta));
         err
+    }
+
+    /// A value the caller supplied cannot go on the wire (a header value with CR/LF, say).
+    pub(crate) fn input(detail: impl fmt::Display) -> Self {
+        Self::new(Kind::Input, detail.to_string())
     }
 
     fn new(kind: Kind, detail: String) -> Self {
@@ -103,6 +109,7 @@ impl fmt::Display for ApiError {
             Kind::Status(s, code) => write!(f, "Runtime API replied {code} ({}): {}", s.describe(), self.detail),
             Kind::Headers => f.write_str(&self.detail),
             Kind::Body => write!(f, "cannot read the event body: {}", self.detail),
+            Kind::Input => write!(f, "cannot send this to the Runtime API: {}", self.detail),
         }
     }
 }

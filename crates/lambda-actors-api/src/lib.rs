@@ -12,11 +12,13 @@ mod error_body;
 pub mod headers;
 mod invocation;
 mod status;
+pub mod stream;
 
+pub use bytes::Bytes;
 pub use client::{NextEvent, RuntimeClient, MAX_EVENT_BYTES, MAX_RESPONSE_BYTES};
 pub use endpoint::{Endpoint, EndpointError, API_VERSION};
 pub use error::ApiError;
 pub use error_body::{header_error_type, ErrorBody};
 pub use invocation::{InvocationMeta, MetaError};
 pub use status::ReplyStatus;
-pub use bytes::Bytes;
+pub use stream::{HttpPrelude, StreamWriter, PRELUDE_SEPARATOR};

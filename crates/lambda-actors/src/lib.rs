@@ -1,1 +1,94 @@
-pub fn x(){}
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod answer;
+pub mod config;
+mod context;
+mod error;
+mod handler;
+mod handler_actor;
+mod logging;
+mod panic;
+mod poller;
+mod pool;
+mod runtime;
+mod shared;
+mod supervisor;
+
+pub use bytes::Bytes;
+pub use config::{Config, ConfigError, Mode};
+pub use context::{CognitoIdentity, Context};
+pub use error::{Error, RuntimeError};
+pub use handler::{FnHandler, Handler, RawHandler};
+pub use runtime::Runtime;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+
+/// The names most handlers need: `use lambda_actors::prelude::*;`.
+pub mod prelude {
+    pub use crate::{run, run_fn, Context, Error, Handler, RawHandler, Runtime, RuntimeError};
+}
+
+/// Runs a closure as the handler, reading the configuration from the environment. The same
+/// binary serves classic Lambda and Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` slots).
+///
+/// ```no_run
+/// #[derive(serde::Deserialize)]
+/// struct HelloRequest { name: String }
+/// #[derive(serde::Serialize)]
+/// struct HelloResponse { greetings: String }
+///
+/// fn main() -> Result<(), lambda_actors::RuntimeError> {
+///     lambda_actors::run_fn(|event: HelloRequest, _ctx| async move {
+///         Ok(HelloResponse { greetings: format!("Hello {}!", event.name) })
+///     })
+/// }
+/// ```
+pub fn run_fn<F, Fut, E, O>(f: F) -> Result<(), RuntimeError>
+where
+    F: Fn(E, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, Error>> + 'static,
+    E: DeserializeOwned + 'static,
+    O: Serialize + 'static,
+{
+    Runtime::new().run_fn(f)
+}
+
+/// Runs a [`Handler`]; `factory` builds one per slot (on the slot's own thread), so the
+/// handler's state needs neither `Sync` nor `Clone`.
+///
+/// ```no_run
+/// use lambda_actors::{Context, Error, Handler};
+///
+/// #[derive(Default)]
+/// struct Counter { seen: u64 }
+///
+/// impl Handler for Counter {
+///     type Event = serde_json::Value;
+///     type Output = u64;
+///     async fn handle(&mut self, _event: serde_json::Value, _ctx: Context) -> Result<u64, Error> {
+///         self.seen += 1;
+///         Ok(self.seen)
+///     }
+/// }
+///
+/// fn main() -> Result<(), lambda_actors::RuntimeError> {
+///     lambda_actors::run(|| Ok(Counter::default()))
+/// }
+/// ```
+pub fn run<H, F>(factory: F) -> Result<(), RuntimeError>
+where
+    H: Handler,
+    F: Fn() -> Result<H, Error> + Send + Sync + 'static,
+{
+    Runtime::new().run(move |_| factory())
+}
+
+/// Spawns a future on the current arbiter that keeps the current invocation's span, so its
+/// log lines carry the invocation's `requestId`.
+pub fn spawn<F: Future<Output = ()> + 'static>(fut: F) -> actix_rt::task::JoinHandle<()> {
+    use tracing::Instrument;
+    actix_rt::spawn(fut.in_current_span())
+}

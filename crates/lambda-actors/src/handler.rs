@@ -1,0 +1,146 @@
+//! The handler traits users implement, and the adapters that turn them into services.
+
+use crate::answer::Answer;
+use crate::{Context, Error};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A typed Lambda handler: JSON event in, JSON output out.
+///
+/// Each concurrency slot owns its own handler, created by the factory you pass to
+/// [`run`](crate::run) or [`Runtime::run`](crate::Runtime::run), so `handle` takes `&mut self`
+/// and the handler needs neither `Sync` nor `Clone` — keep a cache, a counter or a
+/// connection in it. One invocation runs per handler at a time.
+///
+/// ```
+/// use lambda_actors::{Context, Error, Handler};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Request { name: String }
+/// #[derive(serde::Serialize)]
+/// struct Response { greetings: String, served_by_this_slot: u64 }
+///
+/// #[derive(Default)]
+/// struct Greeter { served: u64 }
+///
+/// impl Handler for Greeter {
+///     type Event = Request;
+///     type Output = Response;
+///     async fn handle(&mut self, event: Request, _ctx: Context) -> Result<Response, Error> {
+///         self.served += 1;
+///         Ok(Response { greetings: format!("Hello {}!", event.name), served_by_this_slot: self.served })
+///     }
+/// }
+/// ```
+pub trait Handler: 'static {
+    /// The event, decoded from JSON (a decode failure is reported as `Runtime.UnmarshalError`).
+    type Event: DeserializeOwned;
+    /// The output, encoded as JSON (an encode failure is reported as `Runtime.MarshalError`).
+    type Output: Serialize;
+    /// Handles one invocation.
+    fn handle(&mut self, event: Self::Event, ctx: Context) -> impl Future<Output = Result<Self::Output, Error>>;
+}
+
+/// A handler of raw bytes: no JSON decoding or encoding.
+pub trait RawHandler: 'static {
+    /// The `Content-Type` of the output.
+    const CONTENT_TYPE: &'static str = "application/octet-stream";
+    /// Handles one invocation.
+    fn handle(&mut self, event: Bytes, ctx: Context) -> impl Future<Output = Result<Bytes, Error>>;
+}
+
+/// What a service produced: a buffered body for the poller to post, or "already answered"
+/// (background and streaming handlers answer by themselves).
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Buffered { body: Bytes, content_type: &'static str },
+    #[allow(dead_code)]
+    Answered,
+}
+
+/// The one shape the handler actor runs: bytes in, a reply out, with the invocation's
+/// [`Answer`] for handlers that answer by themselves.
+pub(crate) trait Service: 'static {
+    fn call(&mut self, event: Bytes, ctx: Context, answer: Answer) -> impl Future<Output = Result<Reply, Error>>;
+}
+
+/// Adapts a typed [`Handler`] into a [`Service`].
+pub(crate) struct Json<H>(pub(crate) H);
+
+impl<H: Handler> Service for Json<H> {
+    async fn call(&mut self, event: Bytes, ctx: Context, _answer: Answer) -> Result<Reply, Error> {
+        let event = decode::<H::Event>(&event)?;
+        let output = self.0.handle(event, ctx).await?;
+        Ok(Reply::Buffered {
+            body: encode(&output)?,
+            content_type: "application/json",
+        })
+    }
+}
+
+pub(crate) fn decode<E: DeserializeOwned>(event: &[u8]) -> Result<E, Error> {
+    serde_json::from_slice(event).map_err(|e| {
+        Error::new(
+            "Runtime.UnmarshalError",
+            format!("the event is not a valid {}: {e}", std::any::type_name::<E>()),
+        )
+    })
+}
+
+pub(crate) fn encode<O: Serialize>(output: &O) -> Result<Bytes, Error> {
+    serde_json::to_vec(output).map(Bytes::from).map_err(|e| {
+        Error::new(
+            "Runtime.MarshalError",
+            format!("the output {} could not be encoded as JSON: {e}", std::any::type_name::<O>()),
+        )
+    })
+}
+
+/// Adapts a [`RawHandler`] into a [`Service`].
+pub(crate) struct Raw<H>(pub(crate) H);
+
+impl<H: RawHandler> Service for Raw<H> {
+    async fn call(&mut self, event: Bytes, ctx: Context, _answer: Answer) -> Result<Reply, Error> {
+        let body = self.0.handle(event, ctx).await?;
+        Ok(Reply::Buffered {
+            body,
+            content_type: H::CONTENT_TYPE,
+        })
+    }
+}
+
+/// A closure as a [`Handler`]: see [`run_fn`](crate::run_fn).
+pub struct FnHandler<F, E, O> {
+    f: Arc<F>,
+    _types: PhantomData<fn(E) -> O>,
+}
+
+impl<F, E, O> FnHandler<F, E, O> {
+    pub(crate) fn new(f: Arc<F>) -> Self {
+        Self { f, _types: PhantomData }
+    }
+}
+
+impl<F, E, O> std::fmt::Debug for FnHandler<F, E, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnHandler")
+    }
+}
+
+impl<F, Fut, E, O> Handler for FnHandler<F, E, O>
+where
+    F: Fn(E, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, Error>>,
+    E: DeserializeOwned + 'static,
+    O: Serialize + 'static,
+{
+    type Event = E;
+    type Output = O;
+    fn handle(&mut self, event: E, ctx: Context) -> impl Future<Output = Result<O, Error>> {
+        (self.f)(event, ctx)
+    }
+}

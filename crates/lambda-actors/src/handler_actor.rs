@@ -1,0 +1,119 @@
+//! The handler actor: owns one user handler and runs one invocation at a time.
+
+use crate::answer::Answer;
+use crate::handler::{Reply, Service};
+use crate::panic::CatchUnwind;
+use crate::{Context, Error};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// Builds a service on the arbiter that will run it (so it needs neither `Send` nor `Sync`).
+pub(crate) type Factory<S> = Arc<dyn Fn() -> Result<S, Error> + Send + Sync>;
+
+/// Run one invocation.
+pub(crate) struct Invoke {
+    pub(crate) event: Bytes,
+    pub(crate) ctx: Context,
+    pub(crate) answer: Answer,
+    /// When to give up on the handler (deadline + grace), if reclaim is on.
+    pub(crate) reclaim_at: Option<Instant>,
+    pub(crate) span: tracing::Span,
+}
+
+impl Message for Invoke {
+    type Result = Outcome;
+}
+
+/// How an invocation ended, from the handler actor's side.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The handler returned.
+    Done(Result<Reply, Error>),
+    /// The handler panicked; the handler was rebuilt.
+    Panicked(String),
+    /// The handler was still running at its deadline + grace and was dropped; rebuilt.
+    TimedOut,
+    /// No handler could be built (the factory keeps failing).
+    Unavailable(Error),
+}
+
+/// Owns one user handler. Its state is taken out for the length of an invocation and put
+/// back when the handler returns; after a panic or a reclaim it is rebuilt from the factory.
+pub(crate) struct HandlerActor<S: Service> {
+    // Boxed: actors must be `Unpin`, user handlers need not be.
+    service: Option<Box<S>>,
+    factory: Factory<S>,
+    mailbox_capacity: usize,
+}
+
+impl<S: Service> HandlerActor<S> {
+    pub(crate) fn new(service: Option<S>, factory: Factory<S>, mailbox_capacity: usize) -> Self {
+        Self {
+            service: service.map(Box::new),
+            factory,
+            mailbox_capacity,
+        }
+    }
+
+    fn rebuild(&mut self) -> Result<Box<S>, Error> {
+        (self.factory)()
+            .map(Box::new)
+            .inspect_err(|e| tracing::error!("cannot rebuild the handler: {e}"))
+    }
+}
+
+impl<S: Service> Actor for HandlerActor<S> {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.mailbox_capacity);
+    }
+}
+
+impl<S: Service> Handler<Invoke> for HandlerActor<S> {
+    type Result = ResponseActFuture<Self, Outcome>;
+
+    fn handle(&mut self, msg: Invoke, _: &mut Self::Context) -> Self::Result {
+        let mut service = match self.service.take().map_or_else(|| self.rebuild(), Ok) {
+            Ok(s) => s,
+            Err(e) => return Box::pin(actix::fut::ready(Outcome::Unavailable(e))),
+        };
+        let Invoke {
+            event,
+            ctx,
+            answer,
+            reclaim_at,
+            span,
+        } = msg;
+        let run = CatchUnwind(Box::pin(
+            async move {
+                let result = service.call(event, ctx, answer).await;
+                (service, result)
+            }
+            .instrument(span),
+        ));
+        let timed = async move {
+            match reclaim_at {
+                Some(at) => tokio::time::timeout_at(at.into(), run).await.ok(),
+                None => Some(run.await),
+            }
+        };
+        Box::pin(timed.into_actor(self).map(|ended, act, _| match ended {
+            Some(Ok((service, result))) => {
+                act.service = Some(service);
+                Outcome::Done(result)
+            }
+            Some(Err(panic)) => {
+                act.service = act.rebuild().ok();
+                Outcome::Panicked(panic)
+            }
+            None => {
+                act.service = act.rebuild().ok();
+                Outcome::TimedOut
+            }
+        }))
+    }
+}

@@ -1,0 +1,268 @@
+//! Log output in Lambda's formats: flat JSON lines (Lambda's schema) or readable text, with
+//! the invocation's `requestId` on every line emitted inside it.
+
+use crate::config::LogFormat;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// Target of the per-invocation root span; its fields go on every line inside it.
+pub(crate) const INVOCATION_TARGET: &str = "lambda_actors::invocation";
+
+/// Installs the runtime's subscriber. Returns false (and changes nothing) when a global
+/// subscriber is already set.
+pub(crate) fn init(format: LogFormat, filter: &str) -> bool {
+    let (targets, bad_filter) = match filter.parse::<Targets>() {
+        Ok(t) => (t, None),
+        Err(e) => (Targets::new().with_default(Level::INFO), Some(format!("{filter:?}: {e}"))),
+    };
+    let subscriber = tracing_subscriber::registry().with(LambdaLayer { format }.with_filter(targets));
+    if tracing::subscriber::set_global_default(subscriber).is_err() {
+        return false;
+    }
+    if let Some(bad) = bad_filter {
+        tracing::warn!("ignoring a log filter that does not parse, using INFO: {bad}");
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = crate::panic::panic_message(info.payload());
+        tracing::error!(panic = true, "panicked{location}: {message}");
+    }));
+    true
+}
+
+/// Text logs at INFO, for errors found before the configuration is known.
+pub(crate) fn init_default() {
+    init(LogFormat::Text, "info");
+}
+
+/// The fields of an invocation span that every line inside it carries.
+#[derive(Default)]
+struct InvocationFields {
+    request_id: Option<String>,
+    trace_id: Option<String>,
+    tenant_id: Option<String>,
+}
+
+impl Visit for InvocationFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let slot = match field.name() {
+            "requestId" => &mut self.request_id,
+            "traceId" => &mut self.trace_id,
+            "tenantId" => &mut self.tenant_id,
+            _ => return,
+        };
+        *slot = Some(value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+struct LambdaLayer {
+    format: LogFormat,
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.metadata().target() != INVOCATION_TARGET {
+            return;
+        }
+        let mut fields = InvocationFields::default();
+        attrs.record(&mut fields);
+        // requestId is recorded with `%`, which arrives as a Debug of a Display: strip quotes.
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut line = String::with_capacity(256);
+        let mut fields = EventFields {
+            format: self.format,
+            message: String::new(),
+            rest: String::new(),
+        };
+        event.record(&mut fields);
+        let level = match *event.metadata().level() {
+            Level::TRACE => "TRACE",
+            Level::DEBUG => "DEBUG",
+            Level::INFO => "INFO",
+            Level::WARN => "WARN",
+            Level::ERROR => "ERROR",
+        };
+        let timestamp = rfc3339_millis(SystemTime::now());
+        let scope = ctx.event_scope(event);
+        let invocation = scope.and_then(|scope| {
+            scope
+                .from_root()
+                .find(|span| span.extensions().get::<InvocationFields>().is_some())
+        });
+        let ext = invocation.as_ref().map(|span| span.extensions());
+        let inv = ext.as_ref().and_then(|e| e.get::<InvocationFields>());
+        match self.format {
+            LogFormat::Json => {
+                line.push_str("{\"timestamp\":\"");
+                line.push_str(&timestamp);
+                line.push_str("\",\"level\":\"");
+                line.push_str(level);
+                line.push_str("\",\"message\":");
+                push_json_str(&mut line, &fields.message);
+                if let Some(inv) = inv {
+                    for (key, value) in [
+                        ("requestId", &inv.request_id),
+                        ("traceId", &inv.trace_id),
+                        ("tenantId", &inv.tenant_id),
+                    ] {
+                        if let Some(v) = value {
+                            let _ = write!(line, ",\"{key}\":");
+                            push_json_str(&mut line, v);
+                        }
+                    }
+                }
+                line.push_str(&fields.rest);
+                line.push_str("}\n");
+            }
+            LogFormat::Text => {
+                line.push_str(&timestamp);
+                let _ = write!(line, " {level:>5}");
+                if let Some(id) = inv.and_then(|i| i.request_id.as_deref()) {
+                    let _ = write!(line, " [{id}]");
+                }
+                line.push(' ');
+                // One record is one line, even when a message has newlines in it.
+                push_one_line(&mut line, &fields.message);
+                line.push_str(&fields.rest);
+                line.push('\n');
+            }
+        }
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+}
+
+struct EventFields {
+    format: LogFormat,
+    message: String,
+    rest: String,
+}
+
+impl EventFields {
+    fn push(&mut self, name: &str, value: JsonValue<'_>) {
+        if name == "message" {
+            match value {
+                JsonValue::Str(s) => self.message.push_str(s),
+                JsonValue::Raw(s) => self.message.push_str(s),
+            }
+            return;
+        }
+        match self.format {
+            LogFormat::Json => {
+                self.rest.push(',');
+                push_json_str(&mut self.rest, name);
+                self.rest.push(':');
+                match value {
+                    JsonValue::Str(s) => push_json_str(&mut self.rest, s),
+                    JsonValue::Raw(s) => self.rest.push_str(s),
+                }
+            }
+            LogFormat::Text => {
+                let _ = write!(self.rest, " {name}=");
+                match value {
+                    JsonValue::Str(s) => push_one_line(&mut self.rest, s),
+                    JsonValue::Raw(s) => self.rest.push_str(s),
+                }
+            }
+        }
+    }
+}
+
+enum JsonValue<'a> {
+    Str(&'a str),
+    Raw(&'a str),
+}
+
+impl Visit for EventFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field.name(), JsonValue::Str(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field.name(), JsonValue::Raw(&value.to_string()));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field.name(), JsonValue::Raw(&value.to_string()));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        let text = if value.is_finite() { value.to_string() } else { format!("\"{value}\"") };
+        self.push(field.name(), JsonValue::Raw(&text));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field.name(), JsonValue::Raw(if value { "true" } else { "false" }));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.push(field.name(), JsonValue::Str(&value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.push(field.name(), JsonValue::Str(&format!("{value:?}")));
+    }
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).expect("a str always serialises"));
+}
+
+fn push_one_line(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `2026-11-26T15:08:31.123Z`.
+pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_millis() {
+        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_705_711_123);
+        assert_eq!(rfc3339_millis(t), "2026-11-26T15:08:31.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339_millis(leap), "2000-02-29T00:00:00.000Z");
+    }
+}

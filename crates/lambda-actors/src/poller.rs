@@ -1,0 +1,333 @@
+//! The poller actor: one per concurrency slot. Free handler first, then `GET /next`, then the
+//! invocation, then the answer; again.
+
+use crate::answer::{Answer, AnswerError, AnswerState};
+use crate::handler::Reply;
+use crate::handler_actor::{Invoke, Outcome};
+use crate::shared::{ArbiterLocal, Shared};
+use crate::supervisor::{Fatal, PollerDied, Supervisor};
+use crate::{Context, Error, RuntimeError};
+use actix::prelude::*;
+use lambda_actors_api::{ApiError, InvocationMeta, NextEvent, ReplyStatus};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
+
+/// Tries of `GET /next` in classic mode before giving up on an unreachable Runtime API.
+const CLASSIC_RETRIES: u32 = 5;
+/// First back-off delay; doubles per failure.
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+/// Longest back-off delay in Managed Instances mode.
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+/// One concurrency slot. The loop runs as a spawned future (`ctx.spawn`), never `ctx.wait`,
+/// so the mailbox stays live during the long poll.
+pub(crate) struct Poller {
+    slot: usize,
+    shared: Arc<Shared>,
+    supervisor: Addr<Supervisor>,
+    finished: bool,
+}
+
+impl Poller {
+    pub(crate) fn new(slot: usize, shared: Arc<Shared>, supervisor: Addr<Supervisor>) -> Self {
+        Self {
+            slot,
+            shared,
+            supervisor,
+            finished: false,
+        }
+    }
+}
+
+impl Actor for Poller {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.shared.pollers_alive.fetch_add(1, Ordering::Relaxed);
+        let run = poll_loop(
+            ArbiterLocal::current(),
+            self.shared.clone(),
+            self.supervisor.clone(),
+            self.slot,
+        );
+        ctx.spawn(run.into_actor(self).map(|(), act, ctx| {
+            act.finished = true;
+            ctx.stop();
+        }));
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.shared.pollers_alive.fetch_sub(1, Ordering::Relaxed);
+        if !self.finished && !self.shared.is_stopping() {
+            self.supervisor.do_send(PollerDied { slot: self.slot });
+        }
+    }
+}
+
+async fn poll_loop(local: Rc<ArbiterLocal>, shared: Arc<Shared>, supervisor: Addr<Supervisor>, slot: usize) {
+    let managed = shared.config.mode.is_managed();
+    let mut backoff = Backoff::new(slot);
+    loop {
+        let Some(mut lease) = shared.until_drained(local.pool.acquire()).await else {
+            return;
+        };
+        let Some(next) = shared.until_drained(local.client.next()).await else {
+            return;
+        };
+        let err = match next {
+            Ok(event) => {
+                backoff.reset();
+                invoke(&local, &shared, &mut lease, event).await;
+                continue;
+            }
+            Err(err) => err,
+        };
+        drop(lease);
+        if let Some(meta) = err.delivered() {
+            answer_unreadable(meta, &err).await;
+            continue;
+        }
+        if err.is_bad_headers() {
+            tracing::error!(slot, "skipping an event that cannot be answered: {err}");
+            continue;
+        }
+        if !managed {
+            if err.status() == Some(ReplyStatus::ContainerError) {
+                supervisor.do_send(Fatal(RuntimeError::api(format!(
+                    "GET /next failed: {err}; exiting as the Runtime API asks"
+                ))));
+                return;
+            }
+            if backoff.failures() >= CLASSIC_RETRIES {
+                supervisor.do_send(Fatal(RuntimeError::api(format!(
+                    "GET /next failed {} times in a row, last: {err}; exiting",
+                    backoff.failures()
+                ))));
+                return;
+            }
+        }
+        let delay = backoff.next_delay(managed);
+        tracing::warn!(slot, "GET /next failed: {err}; retrying in {} ms", delay.as_millis());
+        if shared.until_drained(actix_rt::time::sleep(delay)).await.is_none() {
+            return;
+        }
+    }
+}
+
+/// Counts an invocation as in flight, and answers it if the poller dies before it does.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    answer: Answer,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared, answer: Answer) -> Self {
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self { shared, answer }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.answer.state() == AnswerState::Pending {
+            let answer = self.answer.clone();
+            actix_rt::spawn(async move {
+                let err = Error::new("Runtime.WorkerCrashed", "the runtime worker serving this invocation stopped");
+                report(&answer, answer.error(&err).await);
+            });
+        }
+    }
+}
+
+async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::Lease, event: NextEvent) {
+    let NextEvent { meta, body } = event;
+    let span = tracing::info_span!(
+        target: "lambda_actors::invocation",
+        parent: None,
+        "invocation",
+        requestId = %meta.request_id,
+        traceId = meta.trace_id.as_deref(),
+        tenantId = meta.tenant_id.as_deref(),
+    );
+    if let Some(bad) = &meta.bad_deadline {
+        span.in_scope(|| tracing::warn!("ignoring a Lambda-Runtime-Deadline-Ms that is not a number: {bad:?}"));
+    }
+    let reclaim_at = match (shared.config.deadline_reclaim, meta.deadline_ms) {
+        (true, Some(ms)) => Some(instant_at(ms) + shared.config.deadline_grace),
+        _ => None,
+    };
+    if !shared.config.mode.is_managed() {
+        // Classic Lambda convention; one invocation at a time, so the process env is ours.
+        match &meta.trace_id {
+            Some(t) => std::env::set_var("_X_AMZN_TRACE_ID", t),
+            None => std::env::remove_var("_X_AMZN_TRACE_ID"),
+        }
+    }
+    let answer = Answer::new(meta.request_id.clone(), meta.invocation_id.clone());
+    let ctx = Context::new(meta, shared.function.clone());
+    let in_flight = InFlight::new(shared, answer.clone());
+    let sent = lease
+        .handler()
+        .send(Invoke {
+            event: body,
+            ctx,
+            answer: answer.clone(),
+            reclaim_at,
+            span: span.clone(),
+        })
+        .await;
+    let outcome = sent.unwrap_or_else(|e| {
+        lease.replace((local.respawn)());
+        Outcome::Unavailable(Error::new(
+            "Runtime.HandlerUnavailable",
+            format!("the handler actor stopped before answering: {e}"),
+        ))
+    });
+    finish(&answer, outcome).instrument(span).await;
+    drop(in_flight);
+}
+
+/// Gives the invocation its one answer, according to how the handler ended.
+async fn finish(answer: &Answer, outcome: Outcome) {
+    let pending = answer.state() == AnswerState::Pending;
+    let result = match outcome {
+        Outcome::Done(Ok(Reply::Buffered { body, content_type })) => answer.respond(body, content_type).await,
+        Outcome::Done(Ok(Reply::Answered)) if pending => {
+            let err = Error::new("Runtime.NoResponse", "the handler returned without sending a response");
+            answer.error(&err).await
+        }
+        Outcome::Done(Ok(Reply::Answered)) => Ok(()),
+        Outcome::Done(Err(err)) if pending => {
+            tracing::warn!(errorType = err.error_type(), "handler failed: {}", err.message());
+            answer.error(&err).await
+        }
+        Outcome::Done(Err(err)) => {
+            tracing::error!(errorType = err.error_type(), "handler failed after its response was sent: {}", err.message());
+            Ok(())
+        }
+        Outcome::Panicked(message) => {
+            tracing::error!("handler panicked: {message}; the handler was rebuilt");
+            if pending {
+                answer.error(&Error::new("Runtime.HandlerPanic", message)).await
+            } else {
+                Ok(())
+            }
+        }
+        Outcome::TimedOut => {
+            tracing::error!("handler still running past its deadline: dropped it and reclaimed the slot");
+            if pending {
+                let err = Error::new("Runtime.Timeout", "the handler did not finish before its deadline");
+                answer.error(&err).await
+            } else {
+                Ok(())
+            }
+        }
+        Outcome::Unavailable(err) => {
+            tracing::error!("no handler to run the invocation: {err}");
+            answer.error(&err).await
+        }
+    };
+    report(answer, result);
+}
+
+/// Logs what Lambda said to an answer; none of these stops the slot.
+fn report(answer: &Answer, result: Result<(), AnswerError>) {
+    let err = match result {
+        Ok(()) => return,
+        Err(AnswerError::AlreadyAnswered) => {
+            tracing::error!(requestId = answer.request_id(), "refused a second answer to the same invocation");
+            return;
+        }
+        Err(AnswerError::Api(err)) => err,
+    };
+    log_api_reply(answer.request_id(), &err);
+}
+
+fn log_api_reply(request_id: &str, err: &ApiError) {
+    match err.status() {
+        Some(ReplyStatus::Gone) => tracing::info!(requestId = request_id, "answer not taken: {err}"),
+        Some(ReplyStatus::TooLarge) => tracing::error!(requestId = request_id, "answer rejected: {err}"),
+        _ => tracing::warn!(requestId = request_id, "answer not taken: {err}"),
+    }
+}
+
+/// An event whose headers named it but whose body could not be read still gets its answer.
+async fn answer_unreadable(meta: &InvocationMeta, err: &ApiError) {
+    tracing::error!(requestId = %meta.request_id, "cannot read the event: {err}");
+    let answer = Answer::new(meta.request_id.clone(), meta.invocation_id.clone());
+    let error = Error::new("Runtime.InvalidEvent", err.to_string());
+    report(&answer, answer.error(&error).await);
+}
+
+/// The monotonic instant of a wall-clock deadline in Unix epoch milliseconds.
+fn instant_at(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// Exponential back-off with full jitter in the upper half, capped; the jitter keeps N
+/// pollers from retrying in lockstep.
+struct Backoff {
+    failures: u32,
+    seed: u64,
+}
+
+impl Backoff {
+    fn new(slot: usize) -> Self {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos() as u64;
+        Self {
+            failures: 0,
+            seed: (nanos ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    fn next_delay(&mut self, jitter: bool) -> Duration {
+        let exp = BACKOFF_BASE.saturating_mul(1 << self.failures.min(16));
+        self.failures += 1;
+        let full = exp.min(BACKOFF_CAP);
+        if !jitter {
+            return full;
+        }
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let half = full / 2;
+        half + Duration::from_nanos(self.seed % (half.as_nanos() as u64 + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let mut b = Backoff::new(3);
+        let delays: Vec<_> = (0..12).map(|_| b.next_delay(true)).collect();
+        for d in &delays {
+            assert!(*d <= BACKOFF_CAP, "{d:?}");
+        }
+        assert!(delays[0] <= BACKOFF_BASE);
+        assert!(delays[11] >= BACKOFF_CAP / 2);
+        let mut other = Backoff::new(4);
+        let other: Vec<_> = (0..12).map(|_| other.next_delay(true)).collect();
+        assert_ne!(delays, other, "two slots must not retry in lockstep");
+        b.reset();
+        assert_eq!(b.failures(), 0);
+        assert_eq!(b.next_delay(false), BACKOFF_BASE);
+    }
+}

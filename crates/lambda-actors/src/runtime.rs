@@ -1,0 +1,311 @@
+//! Start-up: configuration, logging, init, arbiters, handlers, pollers — and the exit.
+
+use crate::config::{Config, ConfigError};
+use crate::handler::{FnHandler, Json, Raw, Service};
+use crate::handler_actor::{Factory, HandlerActor};
+use crate::pool::HandlerPool;
+use crate::poller::Poller;
+use crate::shared::{ArbiterLocal, Shared};
+use crate::supervisor::Supervisor;
+use crate::{logging, Context, Error, Handler, RawHandler, RuntimeError};
+use actix::prelude::*;
+use actix_rt::{Arbiter, ArbiterHandle};
+use lambda_actors_api::{Endpoint, ErrorBody, RuntimeClient};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+type InitFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>>>>;
+
+/// The runtime, for the cases [`run`](crate::run) and [`run_fn`](crate::run_fn) do not cover:
+/// fallible async initialisation shared by every slot, an explicit [`Config`], or your own
+/// `tracing` subscriber.
+///
+/// ```no_run
+/// use lambda_actors::{Context, Error, Handler, Runtime};
+/// use std::sync::Arc;
+///
+/// struct Clients { table: String }
+/// struct MyHandler { clients: Arc<Clients> }
+///
+/// impl Handler for MyHandler {
+///     type Event = serde_json::Value;
+///     type Output = String;
+///     async fn handle(&mut self, _event: serde_json::Value, _ctx: Context) -> Result<String, Error> {
+///         Ok(self.clients.table.clone())
+///     }
+/// }
+///
+/// fn main() -> Result<(), lambda_actors::RuntimeError> {
+///     Runtime::new()
+///         // Runs once; an error here is reported to /init/error and the process exits non-zero.
+///         .init(|| async { Ok(Arc::new(Clients { table: "orders".into() })) })
+///         // Runs once per slot, on the slot's thread.
+///         .run(|clients| Ok(MyHandler { clients: clients.clone() }))
+/// }
+/// ```
+pub struct Runtime<S = ()> {
+    init: Box<dyn FnOnce() -> InitFuture<S>>,
+    config: Option<Config>,
+    logging: bool,
+}
+
+impl<S> std::fmt::Debug for Runtime<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .field("logging", &self.logging)
+            .finish()
+    }
+}
+
+impl Default for Runtime<()> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime<()> {
+    /// A runtime configured from the environment, with no shared init state.
+    pub fn new() -> Self {
+        Self {
+            init: Box::new(|| Box::pin(async { Ok(()) })),
+            config: None,
+            logging: true,
+        }
+    }
+}
+
+impl<S: Send + Sync + 'static> Runtime<S> {
+    /// Async initialisation run once before any slot starts (create SDK clients here). Its
+    /// value is passed to the handler factory of every slot; its error goes to
+    /// `/init/error` and the process exits non-zero.
+    pub fn init<T, F, Fut>(self, init: F) -> Runtime<T>
+    where
+        F: FnOnce() -> Fut + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
+        Runtime {
+            init: Box::new(move || Box::pin(init())),
+            config: self.config,
+            logging: self.logging,
+        }
+    }
+
+    /// Uses this configuration instead of reading the environment.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Leaves logging to you: the runtime installs no `tracing` subscriber. (It also installs
+    /// none when a global one is already set.)
+    pub fn without_logging(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+
+    /// Runs a typed [`Handler`]; `factory` builds one handler per slot, on the slot's thread.
+    pub fn run<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: Handler,
+        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+    {
+        self.serve(move |s| factory(s).map(Json))
+    }
+
+    /// Runs a [`RawHandler`] (bytes in, bytes out).
+    pub fn run_raw<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: RawHandler,
+        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+    {
+        self.serve(move |s| factory(s).map(Raw))
+    }
+
+    /// Runs a closure as the handler of every slot.
+    pub fn run_fn<F, Fut, E, O>(self, f: F) -> Result<(), RuntimeError>
+    where
+        F: Fn(E, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, Error>> + 'static,
+        E: DeserializeOwned + 'static,
+        O: Serialize + 'static,
+    {
+        let f = Arc::new(f);
+        self.serve(move |_| Ok(Json(FnHandler::new(f.clone()))))
+    }
+
+    pub(crate) fn serve<Svc, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        Svc: Service,
+        F: Fn(&S) -> Result<Svc, Error> + Send + Sync + 'static,
+    {
+        let config = match self.config {
+            Some(c) => Ok(c),
+            None => Config::from_env(),
+        };
+        let system = actix_rt::System::new();
+        let result = system.block_on(start(config, self.logging, self.init, factory));
+        if let Err(e) = &result {
+            eprintln!("lambda-actors: {e}");
+        }
+        result
+    }
+}
+
+async fn start<S, Svc, F>(
+    config: Result<Config, ConfigError>,
+    logging: bool,
+    init: Box<dyn FnOnce() -> InitFuture<S>>,
+    factory: F,
+) -> Result<(), RuntimeError>
+where
+    S: Send + Sync + 'static,
+    Svc: Service,
+    F: Fn(&S) -> Result<Svc, Error> + Send + Sync + 'static,
+{
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            if logging {
+                logging::init_default();
+            }
+            tracing::error!("{e}");
+            if let Some(endpoint) = e.runtime_api() {
+                report_init_error(endpoint, &ErrorBody::new("Runtime.ConfigError", e.to_string())).await;
+            }
+            return Err(RuntimeError::config(e.to_string()));
+        }
+    };
+    if logging {
+        logging::init(config.log_format, &config.log_filter);
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let endpoint = match &config.runtime_api {
+        Some(e) => e.clone(),
+        None => {
+            return Err(RuntimeError::config(
+                "AWS_LAMBDA_RUNTIME_API is not set: this process is not running on Lambda \
+                 (set it to the Runtime API's host:port)",
+            ))
+        }
+    };
+
+    let state = match (init)().await {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!(errorType = e.error_type(), "initialisation failed: {}", e.message());
+            report_init_error(&endpoint, &e.to_body()).await;
+            return Err(RuntimeError::init(format!("initialisation failed: {e}")));
+        }
+    };
+    let factory: Factory<Svc> = Arc::new(move || factory(&state));
+
+    let config = Arc::new(config);
+    let shared = Shared::new(config.clone());
+    let slots = config.mode.concurrency();
+    let arbiter_count = config.arbiters();
+    let spawned: Vec<Arbiter> = (1..arbiter_count).map(|_| Arbiter::new()).collect();
+    let arbiters: Vec<ArbiterHandle> = std::iter::once(Arbiter::current())
+        .chain(spawned.iter().map(Arbiter::handle))
+        .collect();
+
+    let result = run_slots(&config, &endpoint, &shared, &arbiters, factory, slots).await;
+    for arbiter in &spawned {
+        arbiter.stop();
+    }
+    result
+}
+
+async fn run_slots<Svc: Service>(
+    config: &Config,
+    endpoint: &Endpoint,
+    shared: &Arc<Shared>,
+    arbiters: &[ArbiterHandle],
+    factory: Factory<Svc>,
+    slots: usize,
+) -> Result<(), RuntimeError> {
+    // Phase 1: every handler is built before any poller asks for an event, so a factory
+    // failure is an init error with no event taken.
+    let mut ready = Vec::with_capacity(arbiters.len());
+    for (index, arbiter) in arbiters.iter().enumerate() {
+        let handlers = (0..config.handler_pool_size).filter(|h| h % arbiters.len() == index).count();
+        let (tx, rx) = oneshot::channel();
+        let (factory, endpoint, capacity) = (factory.clone(), endpoint.clone(), config.mailbox_capacity);
+        arbiter.spawn_fn(move || {
+            let _ = tx.send(build_arbiter(handlers, factory, &endpoint, capacity));
+        });
+        ready.push(rx);
+    }
+    for rx in ready {
+        let built = rx.await.unwrap_or_else(|_| {
+            Err(Error::new("Runtime.InitError", "the handler factory panicked"))
+        });
+        if let Err(e) = built {
+            tracing::error!(errorType = e.error_type(), "cannot build a handler: {}", e.message());
+            report_init_error(endpoint, &e.to_body()).await;
+            return Err(RuntimeError::init(format!("cannot build a handler: {e}")));
+        }
+    }
+
+    // Phase 2: the supervisor, then one poller per slot on its arbiter.
+    let (exit_tx, exit_rx) = oneshot::channel();
+    let supervisor = Supervisor::new(shared.clone(), arbiters.to_vec(), exit_tx).start();
+    for slot in 0..slots {
+        let (shared, supervisor) = (shared.clone(), supervisor.clone());
+        Supervisor::arbiter_of(arbiters, slot).spawn_fn(move || {
+            Poller::new(slot, shared, supervisor).start();
+        });
+    }
+    tracing::info!(
+        mode = if config.mode.is_managed() { "managed-instances" } else { "classic" },
+        slots,
+        handlers = config.handler_pool_size,
+        arbiters = arbiters.len(),
+        runtime_api = endpoint.base_url(),
+        "lambda-actors {} started",
+        env!("CARGO_PKG_VERSION"),
+    );
+    exit_rx
+        .await
+        .unwrap_or_else(|_| Err(RuntimeError::api("the supervisor stopped without an exit status")))
+}
+
+/// Builds one arbiter's handlers and awc client; runs on that arbiter's thread.
+fn build_arbiter<Svc: Service>(
+    handlers: usize,
+    factory: Factory<Svc>,
+    endpoint: &Endpoint,
+    capacity: usize,
+) -> Result<(), Error> {
+    let mut pool = Vec::with_capacity(handlers);
+    for _ in 0..handlers {
+        let service = factory()?;
+        pool.push(HandlerActor::new(Some(service), factory.clone(), capacity).start().recipient());
+    }
+    ArbiterLocal::install(ArbiterLocal {
+        client: Rc::new(RuntimeClient::new(endpoint)),
+        pool: HandlerPool::new(pool),
+        respawn: Box::new(move || HandlerActor::new(None, factory.clone(), capacity).start().recipient()),
+    });
+    Ok(())
+}
+
+/// Posts to `/init/error`, bounded in time; in Managed Instances a 403 means another worker
+/// already reported, which is fine.
+async fn report_init_error(endpoint: &Endpoint, body: &ErrorBody) {
+    let client = RuntimeClient::new(endpoint);
+    match actix_rt::time::timeout(Duration::from_secs(2), client.init_error(body)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) if e.code() == Some(403) => {}
+        Ok(Err(e)) => tracing::warn!("could not report the init error: {e}"),
+        Err(_) => tracing::warn!("could not report the init error: the Runtime API did not answer in 2 s"),
+    }
+}

@@ -1,0 +1,103 @@
+//! State shared by every arbiter (cross-thread, lock-free) and state local to one arbiter.
+
+use crate::config::{Config, FunctionInfo};
+use crate::handler_actor::Invoke;
+use crate::pool::HandlerPool;
+use actix::Recipient;
+use lambda_actors_api::RuntimeClient;
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use tokio::sync::Notify;
+
+/// What every slot reads: configuration, and the drain/stop flags. No locks.
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) function: Arc<FunctionInfo>,
+    draining: AtomicBool,
+    stopping: AtomicBool,
+    drain: Notify,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) pollers_alive: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Arc<Config>) -> Arc<Self> {
+        Arc::new(Self {
+            function: Arc::new(config.function.clone()),
+            config,
+            draining: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            drain: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            pollers_alive: AtomicUsize::new(0),
+        })
+    }
+
+    /// Stop polling: parked `/next` requests are abandoned, in-flight invocations go on.
+    pub(crate) fn start_drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.drain.notify_waiters();
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// The process is exiting: stopped actors are not restarted.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.start_drain();
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Runs `fut` until it completes (`Some`) or draining starts (`None`).
+    pub(crate) async fn until_drained<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let notified = self.drain.notified();
+        if self.is_draining() {
+            return None;
+        }
+        let mut fut = pin!(fut);
+        let mut notified = pin!(notified);
+        poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            if notified.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// What the pollers of one arbiter share: its awc client (awc is `!Send`) and its handler pool.
+pub(crate) struct ArbiterLocal {
+    pub(crate) client: Rc<RuntimeClient>,
+    pub(crate) pool: Rc<HandlerPool>,
+    /// Starts a fresh handler actor on this arbiter (its handler is built on first use).
+    pub(crate) respawn: Box<dyn Fn() -> Recipient<Invoke>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Rc<ArbiterLocal>>> = const { RefCell::new(None) };
+}
+
+impl ArbiterLocal {
+    pub(crate) fn install(local: ArbiterLocal) {
+        LOCAL.with(|l| *l.borrow_mut() = Some(Rc::new(local)));
+    }
+
+    /// This arbiter's state; installed before any poller starts here.
+    pub(crate) fn current() -> Rc<ArbiterLocal> {
+        LOCAL.with(|l| l.borrow().clone()).expect("pollers start only on arbiters the runtime set up")
+    }
+}

@@ -1,0 +1,158 @@
+//! The supervisor actor: restarts what dies, turns signals into a drain, ends the process.
+
+use crate::poller::Poller;
+use crate::shared::Shared;
+use crate::RuntimeError;
+use actix::prelude::*;
+use actix_rt::ArbiterHandle;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// A condition the process cannot go on from (classic `/next` 500, unreachable API).
+pub(crate) struct Fatal(pub(crate) RuntimeError);
+
+impl Message for Fatal {
+    type Result = ();
+}
+
+/// A poller stopped without being asked to.
+pub(crate) struct PollerDied {
+    pub(crate) slot: usize,
+}
+
+impl Message for PollerDied {
+    type Result = ();
+}
+
+struct Signal(&'static str, i32);
+
+impl Message for Signal {
+    type Result = ();
+}
+
+/// Starts nothing by itself: [`crate::runtime`] sets up arbiters and slots, then hands the
+/// supervisor the arbiters so it can restart pollers where they lived.
+pub(crate) struct Supervisor {
+    shared: Arc<Shared>,
+    arbiters: Vec<ArbiterHandle>,
+    exit: Option<oneshot::Sender<Result<(), RuntimeError>>>,
+    signals: u32,
+}
+
+impl Supervisor {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        arbiters: Vec<ArbiterHandle>,
+        exit: oneshot::Sender<Result<(), RuntimeError>>,
+    ) -> Self {
+        Self {
+            shared,
+            arbiters,
+            exit: Some(exit),
+            signals: 0,
+        }
+    }
+
+    /// The arbiter a slot runs on.
+    pub(crate) fn arbiter_of(arbiters: &[ArbiterHandle], slot: usize) -> &ArbiterHandle {
+        &arbiters[slot % arbiters.len()]
+    }
+
+    fn exit(&mut self, result: Result<(), RuntimeError>) {
+        self.shared.stop();
+        if let Some(tx) = self.exit.take() {
+            let _ = tx.send(result);
+        }
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        #[cfg(unix)]
+        {
+            use actix_rt::signal::unix::{signal, SignalKind};
+            let addr = ctx.address();
+            actix_rt::spawn(async move {
+                let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+                else {
+                    tracing::warn!("cannot listen for SIGTERM/SIGINT; shutdown will not drain");
+                    return;
+                };
+                loop {
+                    let sig = std::future::poll_fn(|cx| {
+                        if term.poll_recv(cx).is_ready() {
+                            return std::task::Poll::Ready(Signal("SIGTERM", 15));
+                        }
+                        if int.poll_recv(cx).is_ready() {
+                            return std::task::Poll::Ready(Signal("SIGINT", 2));
+                        }
+                        std::task::Poll::Pending
+                    })
+                    .await;
+                    if addr.try_send(sig).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        let _ = ctx;
+    }
+}
+
+impl Handler<Fatal> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Fatal, _: &mut Self::Context) {
+        tracing::error!("{}", msg.0);
+        self.exit(Err(msg.0));
+    }
+}
+
+impl Handler<PollerDied> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PollerDied, ctx: &mut Self::Context) {
+        if self.shared.is_stopping() {
+            return;
+        }
+        tracing::error!(slot = msg.slot, "poller stopped unexpectedly; restarting it");
+        let (shared, supervisor, slot) = (self.shared.clone(), ctx.address(), msg.slot);
+        Self::arbiter_of(&self.arbiters, slot).spawn_fn(move || {
+            Poller::new(slot, shared, supervisor).start();
+        });
+    }
+}
+
+impl Handler<Signal> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, Signal(name, number): Signal, ctx: &mut Self::Context) {
+        self.signals += 1;
+        if self.signals > 1 {
+            tracing::warn!("{name} received again: exiting now");
+            std::process::exit(128 + number);
+        }
+        let grace = self.shared.config.shutdown_grace;
+        tracing::info!(
+            in_flight = self.shared.in_flight.load(Ordering::SeqCst),
+            "{name} received: stopped polling, letting in-flight invocations finish (up to {} ms)",
+            grace.as_millis()
+        );
+        self.shared.start_drain();
+        let until = Instant::now() + grace;
+        ctx.run_interval(Duration::from_millis(10), move |act, _| {
+            let in_flight = act.shared.in_flight.load(Ordering::SeqCst);
+            if in_flight == 0 || Instant::now() >= until {
+                if in_flight > 0 {
+                    tracing::warn!(in_flight, "shutdown grace over with invocations still running");
+                }
+                act.exit(Ok(()));
+            }
+        });
+    }
+}
