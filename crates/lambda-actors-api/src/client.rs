@@ -37,7 +37,9 @@ pub struct RuntimeClient {
 
 impl std::fmt::Debug for RuntimeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuntimeClient").field("endpoint", &self.endpoint).finish()
+        f.debug_struct("RuntimeClient")
+            .field("endpoint", &self.endpoint)
+            .finish()
     }
 }
 
@@ -104,7 +106,12 @@ impl RuntimeClient {
     }
 
     /// `POST /runtime/invocation/{id}/error`.
-    pub async fn error(&self, request_id: &str, invocation_id: Option<&str>, error: &ErrorBody) -> Result<(), ApiError> {
+    pub async fn error(
+        &self,
+        request_id: &str,
+        invocation_id: Option<&str>,
+        error: &ErrorBody,
+    ) -> Result<(), ApiError> {
         let mut req = self
             .http
             .post(self.endpoint.error_url(request_id))

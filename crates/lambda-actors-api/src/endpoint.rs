@@ -64,7 +64,9 @@ impl Endpoint {
         }
         let prefix = path.trim_end_matches('/').to_owned();
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let end = v6.find(']').ok_or_else(|| err("an IPv6 address lacks its closing ']'"))?;
+            let end = v6
+                .find(']')
+                .ok_or_else(|| err("an IPv6 address lacks its closing ']'"))?;
             let addr = &v6[..end];
             if addr.parse::<std::net::Ipv6Addr>().is_err() {
                 return Err(err("the bracketed host is not an IPv6 address"));
@@ -74,9 +76,7 @@ impl Endpoint {
                 .ok_or_else(|| err("the port is missing"))?;
             (format!("[{addr}]"), port)
         } else {
-            let (host, port) = authority
-                .rsplit_once(':')
-                .ok_or_else(|| err("the port is missing"))?;
+            let (host, port) = authority.rsplit_once(':').ok_or_else(|| err("the port is missing"))?;
             if host.contains(':') {
                 return Err(err("an IPv6 address must be in brackets"));
             }

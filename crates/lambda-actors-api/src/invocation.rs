@@ -40,7 +40,10 @@ impl std::fmt::Display for MetaError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::MissingRequestId => f.write_str("the /next reply has no Lambda-Runtime-Aws-Request-Id header"),
-            Self::BadRequestId(v) => write!(f, "the /next reply's Lambda-Runtime-Aws-Request-Id {v:?} is not a request id"),
+            Self::BadRequestId(v) => write!(
+                f,
+                "the /next reply's Lambda-Runtime-Aws-Request-Id {v:?} is not a request id"
+            ),
         }
     }
 }
@@ -103,7 +106,10 @@ mod tests {
             (headers::INVOKED_FUNCTION_ARN, b"arn:aws:lambda:us-east-1:1:function:f"),
             (headers::TRACE_ID, b"Root=1-2-3;Parent=4;Sampled=1"),
             (headers::CLIENT_CONTEXT, br#"{"custom":{"a":"b"}}"#),
-            (headers::COGNITO_IDENTITY, br#"{"cognitoIdentityId":"x","cognitoIdentityPoolId":"y"}"#),
+            (
+                headers::COGNITO_IDENTITY,
+                br#"{"cognitoIdentityId":"x","cognitoIdentityPoolId":"y"}"#,
+            ),
             (headers::TENANT_ID, b"tenant-7"),
             (headers::INVOCATION_ID, b"nonce-9"),
             ("content-type", b"application/json"),
@@ -138,8 +144,17 @@ mod tests {
     #[test]
     fn request_id_is_required_and_must_be_visible_ascii() {
         assert_eq!(parse(&[]), Err(MetaError::MissingRequestId));
-        assert!(matches!(parse(&[(headers::REQUEST_ID, b"")]), Err(MetaError::BadRequestId(_))));
-        assert!(matches!(parse(&[(headers::REQUEST_ID, b"a b")]), Err(MetaError::BadRequestId(_))));
-        assert!(matches!(parse(&[(headers::REQUEST_ID, b"\xff")]), Err(MetaError::BadRequestId(_))));
+        assert!(matches!(
+            parse(&[(headers::REQUEST_ID, b"")]),
+            Err(MetaError::BadRequestId(_))
+        ));
+        assert!(matches!(
+            parse(&[(headers::REQUEST_ID, b"a b")]),
+            Err(MetaError::BadRequestId(_))
+        ));
+        assert!(matches!(
+            parse(&[(headers::REQUEST_ID, b"\xff")]),
+            Err(MetaError::BadRequestId(_))
+        ));
     }
 }

@@ -81,9 +81,9 @@ impl Failure {
         match self {
             Self::Status(code, body) => ApiError::from_status(*code, body),
             Self::Transport(detail) => ApiError::transport(detail),
-            Self::Cancelled => ApiError::transport(
-                "an earlier write was cancelled part-way, so the chunked body is broken",
-            ),
+            Self::Cancelled => {
+                ApiError::transport("an earlier write was cancelled part-way, so the chunked body is broken")
+            }
         }
     }
 }
@@ -253,16 +253,14 @@ impl StreamWriter {
                 let deadline = Instant::now() + self.reply_timeout;
                 self.early_reply(prefix, deadline).await
             }
-            Err(Interrupted::Closed) => Failure::Transport(
-                "the Runtime API closed the connection before the response ended".into(),
-            ),
+            Err(Interrupted::Closed) => {
+                Failure::Transport("the Runtime API closed the connection before the response ended".into())
+            }
             Err(Interrupted::Io(e)) => {
                 // A server that rejected the upload may have said why before closing.
                 let deadline = Instant::now() + EXPLAIN_TIMEOUT.min(self.reply_timeout);
                 match read_reply(&mut self.reader, Vec::new(), deadline).await {
-                    Ok(reply) if !(200..300).contains(&reply.code) => {
-                        Failure::Status(reply.code, reply.body)
-                    }
+                    Ok(reply) if !(200..300).contains(&reply.code) => Failure::Status(reply.code, reply.body),
                     _ => Failure::Transport(format!("writing the streamed response failed: {e}")),
                 }
             }
@@ -371,9 +369,7 @@ fn build_head(
 /// A header value must be visible ASCII (spaces and tabs inside allowed), never CR or LF.
 fn check_header_value(name: &str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        && value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
         && !value.starts_with([' ', '\t'])
         && !value.ends_with([' ', '\t']);
     if ok {
@@ -411,10 +407,7 @@ fn error_trailers(error: &ErrorBody) -> Vec<u8> {
     let error_type = error.header_type();
     let mut out = Vec::with_capacity(body.len() + error_type.len() + 96);
     out.extend_from_slice(b"0\r\n");
-    for (name, value) in [
-        (TRAILER_ERROR_TYPE, &*error_type),
-        (TRAILER_ERROR_BODY, &*body),
-    ] {
+    for (name, value) in [(TRAILER_ERROR_TYPE, &*error_type), (TRAILER_ERROR_BODY, &*body)] {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -431,11 +424,7 @@ struct Reply {
 }
 
 /// Reads more of the reply into `buf`; `Ok(0)` at end of stream.
-async fn fill(
-    reader: &mut OwnedReadHalf,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-) -> Result<usize, ApiError> {
+async fn fill(reader: &mut OwnedReadHalf, buf: &mut Vec<u8>, deadline: Instant) -> Result<usize, ApiError> {
     let start = buf.len();
     buf.resize(start + 8192, 0);
     let read = tokio::time::timeout_at(deadline, reader.read(&mut buf[start..])).await;
@@ -443,9 +432,7 @@ async fn fill(
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
             buf.truncate(start);
-            return Err(ApiError::transport(format_args!(
-                "reading the reply failed: {e}"
-            )));
+            return Err(ApiError::transport(format_args!("reading the reply failed: {e}")));
         }
         Err(_) => {
             buf.truncate(start);
@@ -458,11 +445,7 @@ async fn fill(
 
 /// Reads one reply (skipping interim 1xx ones): the head in full, at most
 /// [`MAX_REPLY_BODY`] bytes of body. `buf` holds reply bytes already read.
-async fn read_reply(
-    reader: &mut OwnedReadHalf,
-    mut buf: Vec<u8>,
-    deadline: Instant,
-) -> Result<Reply, ApiError> {
+async fn read_reply(reader: &mut OwnedReadHalf, mut buf: Vec<u8>, deadline: Instant) -> Result<Reply, ApiError> {
     loop {
         let head_end = loop {
             if let Some(i) = find(&buf, b"\r\n\r\n") {
@@ -492,10 +475,7 @@ async fn read_reply(
             let _ = read_body(reader, buf, &head, deadline, &mut body).await;
             body
         };
-        return Ok(Reply {
-            code: head.code,
-            body,
-        });
+        return Ok(Reply { code: head.code, body });
     }
 }
 
@@ -512,18 +492,13 @@ fn parse_head(raw: &[u8]) -> Result<Head, ApiError> {
     let mut parts = status.splitn(3, ' ');
     let version = parts.next().unwrap_or_default();
     let code = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.")
-        || code.len() != 3
-        || !code.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !version.starts_with("HTTP/1.") || code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::transport(format_args!(
             "the reply is not HTTP/1.x: {:?}",
             &status[..status.len().min(80)]
         )));
     }
-    let code: u16 = code
-        .parse()
-        .map_err(|_| ApiError::transport("bad status code"))?;
+    let code: u16 = code.parse().map_err(|_| ApiError::transport("bad status code"))?;
     let mut head = Head {
         code,
         content_length: None,
@@ -657,10 +632,7 @@ impl HttpPrelude {
     pub fn to_json(&self) -> Vec<u8> {
         let mut merged: Vec<(&str, String)> = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
-            match merged
-                .iter_mut()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
+            match merged.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 Some((_, joined)) => {
                     joined.push_str(", ");
                     joined.push_str(value);
@@ -748,8 +720,7 @@ mod tests {
                         data = &data[1..];
                         if line.ends_with(b"\r\n") {
                             let text = std::str::from_utf8(&line[..line.len() - 2]).unwrap();
-                            let size = usize::from_str_radix(text, 16)
-                                .unwrap_or_else(|_| panic!("size line {text:?}"));
+                            let size = usize::from_str_radix(text, 16).unwrap_or_else(|_| panic!("size line {text:?}"));
                             self.st = if size == 0 {
                                 St::Trailer(Vec::new())
                             } else {
@@ -787,17 +758,13 @@ mod tests {
                                 self.st = St::Done;
                                 seen.complete = true;
                             } else {
-                                seen.trailers.push(
-                                    String::from_utf8(line[..line.len() - 2].to_vec()).unwrap(),
-                                );
+                                seen.trailers
+                                    .push(String::from_utf8(line[..line.len() - 2].to_vec()).unwrap());
                                 line.clear();
                             }
                         }
                     }
-                    St::Done => panic!(
-                        "bytes after the end of the body: {:?}",
-                        &data[..data.len().min(40)]
-                    ),
+                    St::Done => panic!("bytes after the end of the body: {:?}", &data[..data.len().min(40)]),
                 }
             }
         }
@@ -809,8 +776,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let handle = std::thread::spawn(move || {
             let (mut sock, _) = listener.accept().unwrap();
-            sock.set_read_timeout(Some(Duration::from_secs(20)))
-                .unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
             let t0 = StdInstant::now();
             let mut seen = Seen::default();
             let mut buf = vec![0u8; 256 * 1024];
@@ -860,11 +826,7 @@ mod tests {
             match behaviour {
                 Behaviour::Reply(code, body) => {
                     let len = body.len();
-                    write!(
-                        sock,
-                        "HTTP/1.1 {code} Whatever\r\nContent-Length: {len}\r\n\r\n{body}"
-                    )
-                    .unwrap();
+                    write!(sock, "HTTP/1.1 {code} Whatever\r\nContent-Length: {len}\r\n\r\n{body}").unwrap();
                 }
                 Behaviour::ReplyChunked(code, body) => {
                     let (a, b) = body.split_at(body.len() / 2);
@@ -884,10 +846,7 @@ mod tests {
             }
             seen
         });
-        (
-            Endpoint::parse(&format!("127.0.0.1:{port}")).unwrap(),
-            handle,
-        )
+        (Endpoint::parse(&format!("127.0.0.1:{port}")).unwrap(), handle)
     }
 
     const ACCEPTED: Behaviour = Behaviour::Reply(202, "{\"status\":\"OK\"}");
@@ -914,14 +873,9 @@ mod tests {
     #[actix_rt::test]
     async fn head_is_exact_and_declares_trailers_before_any_chunk() {
         let (ep, server) = serve(ACCEPTED, true);
-        let mut w = guarded(StreamWriter::start(
-            &ep,
-            "req-1",
-            Some("inv-9"),
-            "text/plain",
-        ))
-        .await
-        .unwrap();
+        let mut w = guarded(StreamWriter::start(&ep, "req-1", Some("inv-9"), "text/plain"))
+            .await
+            .unwrap();
         guarded(w.write(b"hello")).await.unwrap();
         guarded(w.write(b"")).await.unwrap();
         assert_eq!(w.bytes_written(), 5);
@@ -981,17 +935,11 @@ mod tests {
         }
         guarded(w.finish()).await.unwrap();
         let seen = server.join().unwrap();
-        assert_eq!(
-            seen.body,
-            b"aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeeee"
-        );
+        assert_eq!(seen.body, b"aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeeee");
         assert_eq!(seen.chunks.len(), 5);
         assert!(seen.reads >= 5, "{} reads", seen.reads);
         let first = seen.chunks[0].1 - seen.head_at;
-        assert!(
-            first < Duration::from_millis(100),
-            "first chunk took {first:?}"
-        );
+        assert!(first < Duration::from_millis(100), "first chunk took {first:?}");
         for pair in seen.chunks.windows(2) {
             let gap = pair[1].1 - pair[0].1;
             assert!(
@@ -1010,18 +958,12 @@ mod tests {
             .unwrap();
         guarded(w.write(b"partial ")).await.unwrap();
         guarded(w.write(b"output")).await.unwrap();
-        let mut error = ErrorBody::new(
-            "StreamFailed",
-            "broke\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n\u{e9}",
-        );
+        let mut error = ErrorBody::new("StreamFailed", "broke\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n\u{e9}");
         error.stack_trace.push("caused by: io\nerror".into());
         guarded(w.fail(&error)).await.unwrap();
         let seen = server.join().unwrap();
         assert!(seen.complete);
-        assert_eq!(
-            seen.body, b"partial output",
-            "the body holds only what was written"
-        );
+        assert_eq!(seen.body, b"partial output", "the body holds only what was written");
         assert_eq!(seen.trailers.len(), 2, "{:?}", seen.trailers);
         assert_eq!(
             seen.trailers[0],
@@ -1030,9 +972,7 @@ mod tests {
         let b64 = seen.trailers[1]
             .strip_prefix("Lambda-Runtime-Function-Error-Body: ")
             .expect("error body trailer");
-        let json = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap();
+        let json = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
         assert_eq!(json, error.to_json());
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["errorType"], "StreamFailed");
@@ -1045,15 +985,10 @@ mod tests {
         let w = guarded(StreamWriter::start(&ep, "r", None, "text/plain"))
             .await
             .unwrap();
-        guarded(w.fail(&ErrorBody::new("weird type!", "x")))
-            .await
-            .unwrap();
+        guarded(w.fail(&ErrorBody::new("weird type!", "x"))).await.unwrap();
         let seen = server.join().unwrap();
         assert!(seen.body.is_empty());
-        assert_eq!(
-            seen.trailers[0],
-            "Lambda-Runtime-Function-Error-Type: Function.Unknown"
-        );
+        assert_eq!(seen.trailers[0], "Lambda-Runtime-Function-Error-Type: Function.Unknown");
     }
 
     #[test]
@@ -1073,8 +1008,7 @@ mod tests {
                 "cookies": ["a=1; Path=/", "b=2"],
             })
         );
-        let empty: serde_json::Value =
-            serde_json::from_slice(&HttpPrelude::default().to_json()).unwrap();
+        let empty: serde_json::Value = serde_json::from_slice(&HttpPrelude::default().to_json()).unwrap();
         assert_eq!(
             empty,
             serde_json::json!({"statusCode": 200, "headers": {}, "cookies": []})
@@ -1093,16 +1027,11 @@ mod tests {
         ))
         .await
         .unwrap();
-        let prelude = HttpPrelude::new(418)
-            .header("X-Teapot", "yes")
-            .cookie("c=1");
+        let prelude = HttpPrelude::new(418).header("X-Teapot", "yes").cookie("c=1");
         guarded(w.write_prelude(&prelude)).await.unwrap();
         guarded(w.write(b"payload")).await.unwrap();
         let again = guarded(w.write_prelude(&prelude)).await.unwrap_err();
-        assert!(
-            again.to_string().contains("before the first byte"),
-            "{again}"
-        );
+        assert!(again.to_string().contains("before the first byte"), "{again}");
         guarded(w.finish()).await.unwrap();
         let seen = server.join().unwrap();
         assert!(seen
@@ -1119,10 +1048,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn non_2xx_reply_is_an_error_with_its_status() {
-        let (ep, server) = serve(
-            Behaviour::Reply(400, "{\"errorType\":\"InvalidRequestID\"}"),
-            false,
-        );
+        let (ep, server) = serve(Behaviour::Reply(400, "{\"errorType\":\"InvalidRequestID\"}"), false);
         let mut w = guarded(StreamWriter::start(&ep, "r", None, "text/plain"))
             .await
             .unwrap();
@@ -1137,9 +1063,7 @@ mod tests {
         let w = guarded(StreamWriter::start(&ep, "r", None, "text/plain"))
             .await
             .unwrap();
-        let err = guarded(w.fail(&ErrorBody::new("E", "m")))
-            .await
-            .unwrap_err();
+        let err = guarded(w.fail(&ErrorBody::new("E", "m"))).await.unwrap_err();
         assert_eq!(err.code(), Some(500), "{err}");
         assert!(err.to_string().contains("container is broken"), "{err}");
         server.join().unwrap();
@@ -1205,9 +1129,7 @@ mod tests {
         assert!(started.elapsed() < hold / 2, "took {:?}", started.elapsed());
         assert_eq!(err.code(), Some(413), "{err}");
         assert!(err.to_string().contains("rejected early"), "{err}");
-        let end = guarded(w.fail(&ErrorBody::new("E", "m")))
-            .await
-            .unwrap_err();
+        let end = guarded(w.fail(&ErrorBody::new("E", "m"))).await.unwrap_err();
         assert_eq!(end.code(), Some(413));
         server.join().unwrap();
     }
@@ -1249,10 +1171,7 @@ mod tests {
                 }
             }
         }
-        assert!(
-            blocked,
-            "a server that does not read must hold the writer back"
-        );
+        assert!(blocked, "a server that does not read must hold the writer back");
         let err = guarded(w.write(b"more")).await.unwrap_err();
         assert!(err.to_string().contains("cancelled"), "{err}");
         let end = guarded(w.finish()).await.unwrap_err();
@@ -1263,14 +1182,9 @@ mod tests {
     #[actix_rt::test]
     async fn twenty_megabytes_stream_through() {
         let (ep, server) = serve(ACCEPTED, false);
-        let mut w = guarded(StreamWriter::start(
-            &ep,
-            "r",
-            None,
-            "application/octet-stream",
-        ))
-        .await
-        .unwrap();
+        let mut w = guarded(StreamWriter::start(&ep, "r", None, "application/octet-stream"))
+            .await
+            .unwrap();
         let big = vec![b'a'; 1 << 20];
         let small = [b'b'; 100];
         for _ in 0..20 {
@@ -1299,10 +1213,7 @@ mod tests {
             (Some("a\nb"), "text/plain"),
         ] {
             let err = StreamWriter::start(&ep, "r", inv, ct).await.unwrap_err();
-            assert!(
-                err.to_string().contains("not a valid header value"),
-                "{err}"
-            );
+            assert!(err.to_string().contains("not a valid header value"), "{err}");
             assert!(!err.is_connect());
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -130,7 +130,7 @@ pub struct ConfigError {
     variable: &'static str,
     value: String,
     expected: String,
-    endpoint: Option<Endpoint>,
+    endpoint: Option<Box<Endpoint>>,
 }
 
 impl ConfigError {
@@ -146,7 +146,7 @@ impl ConfigError {
     /// The Runtime API endpoint, when `AWS_LAMBDA_RUNTIME_API` itself was fine: the error is
     /// then reported to `/init/error` there.
     pub fn runtime_api(&self) -> Option<&Endpoint> {
-        self.endpoint.as_ref()
+        self.endpoint.as_deref()
     }
 
     /// The environment variable at fault.
@@ -188,7 +188,7 @@ impl Config {
             })?),
         };
         Self::read(&lookup, runtime_api.clone()).map_err(|mut e| {
-            e.endpoint = runtime_api;
+            e.endpoint = runtime_api.map(Box::new);
             e
         })
     }
@@ -250,8 +250,16 @@ impl Config {
             Some(v) => switch("LAMBDA_ACTORS_DEADLINE_RECLAIM", &v)?,
             None => mode.is_managed(),
         };
-        let deadline_grace = millis("LAMBDA_ACTORS_DEADLINE_GRACE_MS", lookup("LAMBDA_ACTORS_DEADLINE_GRACE_MS"), 100)?;
-        let shutdown_grace = millis("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS", lookup("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS"), 2000)?;
+        let deadline_grace = millis(
+            "LAMBDA_ACTORS_DEADLINE_GRACE_MS",
+            lookup("LAMBDA_ACTORS_DEADLINE_GRACE_MS"),
+            100,
+        )?;
+        let shutdown_grace = millis(
+            "LAMBDA_ACTORS_SHUTDOWN_GRACE_MS",
+            lookup("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS"),
+            2000,
+        )?;
         let metrics_interval = match lookup("LAMBDA_ACTORS_METRICS_INTERVAL_SECS") {
             Some(v) => match whole("LAMBDA_ACTORS_METRICS_INTERVAL_SECS", &v, 86_400)? {
                 0 => None,
@@ -263,10 +271,20 @@ impl Config {
             None => MetricsFormat::Log,
             Some(v) if v.eq_ignore_ascii_case("log") => MetricsFormat::Log,
             Some(v) if v.eq_ignore_ascii_case("emf") => MetricsFormat::Emf,
-            Some(v) => return Err(ConfigError::new("LAMBDA_ACTORS_METRICS_FORMAT", &v, "expected `log` or `emf`")),
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "LAMBDA_ACTORS_METRICS_FORMAT",
+                    &v,
+                    "expected `log` or `emf`",
+                ))
+            }
         };
 
-        let default_format = if mode.is_managed() { LogFormat::Json } else { LogFormat::Text };
+        let default_format = if mode.is_managed() {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
         let log_format = match lookup("AWS_LAMBDA_LOG_FORMAT") {
             None => default_format,
             Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
@@ -274,7 +292,11 @@ impl Config {
             Some(v) => {
                 warnings.push(format!(
                     "AWS_LAMBDA_LOG_FORMAT={v:?} is neither Text nor JSON; using {}",
-                    if default_format == LogFormat::Json { "JSON" } else { "Text" }
+                    if default_format == LogFormat::Json {
+                        "JSON"
+                    } else {
+                        "Text"
+                    }
                 ));
                 default_format
             }
@@ -358,7 +380,10 @@ impl Config {
     /// Arbiters (OS threads) the slots run on: one per worker thread, never more than there
     /// are slots or handlers.
     pub fn arbiters(&self) -> usize {
-        self.worker_threads.min(self.mode.concurrency()).min(self.handler_pool_size).max(1)
+        self.worker_threads
+            .min(self.mode.concurrency())
+            .min(self.handler_pool_size)
+            .max(1)
     }
 }
 
@@ -397,7 +422,11 @@ fn switch(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "true" | "on" | "yes" => Ok(true),
         "0" | "false" | "off" | "no" => Ok(false),
-        _ => Err(ConfigError::new(variable, value, "expected one of 1, 0, true, false, on, off")),
+        _ => Err(ConfigError::new(
+            variable,
+            value,
+            "expected one of 1, 0, true, false, on, off",
+        )),
     }
 }
 
@@ -423,7 +452,9 @@ mod tests {
             Mode::Managed { concurrency: 64 }
         );
         for bad in ["abc", "0", "-3", " 8", "8x", "+8", "", "10001", "1.5"] {
-            let err = cfg(&[api, ("AWS_LAMBDA_MAX_CONCURRENCY", bad)]).unwrap_err().to_string();
+            let err = cfg(&[api, ("AWS_LAMBDA_MAX_CONCURRENCY", bad)])
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("AWS_LAMBDA_MAX_CONCURRENCY"), "{err}");
             assert!(err.contains(&format!("{bad:?}")), "{err}");
         }
@@ -462,7 +493,10 @@ mod tests {
             cfg(&[api, ("AWS_LAMBDA_MAX_CONCURRENCY", "1")]).unwrap().log_format,
             LogFormat::Json
         );
-        assert_eq!(cfg(&[api, ("AWS_LAMBDA_LOG_FORMAT", "json")]).unwrap().log_format, LogFormat::Json);
+        assert_eq!(
+            cfg(&[api, ("AWS_LAMBDA_LOG_FORMAT", "json")]).unwrap().log_format,
+            LogFormat::Json
+        );
         let c = cfg(&[api, ("AWS_LAMBDA_LOG_FORMAT", "yaml")]).unwrap();
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.warnings[0].contains("\"yaml\""), "{:?}", c.warnings);
@@ -470,8 +504,13 @@ mod tests {
 
     #[test]
     fn bad_endpoint_names_the_value() {
-        let err = cfg(&[("AWS_LAMBDA_RUNTIME_API", "https://x:1")]).unwrap_err().to_string();
-        assert!(err.contains("AWS_LAMBDA_RUNTIME_API") && err.contains("https://x:1"), "{err}");
+        let err = cfg(&[("AWS_LAMBDA_RUNTIME_API", "https://x:1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("AWS_LAMBDA_RUNTIME_API") && err.contains("https://x:1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -37,13 +37,16 @@ struct Inner {
 
 impl Context {
     pub(crate) fn new(meta: InvocationMeta, function: Arc<FunctionInfo>) -> Self {
-        let client_context = meta.client_context.as_deref().and_then(|raw| match serde_json::from_str(raw) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!(requestId = %meta.request_id, "ignoring a client context that is not JSON: {e}");
-                None
-            }
-        });
+        let client_context = meta
+            .client_context
+            .as_deref()
+            .and_then(|raw| match serde_json::from_str(raw) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(requestId = %meta.request_id, "ignoring a client context that is not JSON: {e}");
+                    None
+                }
+            });
         let cognito_identity = meta.cognito_identity.as_deref().and_then(|raw| match serde_json::from_str(raw) {
             Ok(v) => Some(v),
             Err(e) => {

@@ -57,7 +57,10 @@ pub trait RawHandler: 'static {
 /// (background and streaming handlers answer by themselves).
 #[derive(Debug)]
 pub(crate) enum Reply {
-    Buffered { body: Bytes, content_type: &'static str },
+    Buffered {
+        body: Bytes,
+        content_type: &'static str,
+    },
     #[allow(dead_code)]
     Answered,
 }
@@ -95,7 +98,10 @@ pub(crate) fn encode<O: Serialize>(output: &O) -> Result<Bytes, Error> {
     serde_json::to_vec(output).map(Bytes::from).map_err(|e| {
         Error::new(
             "Runtime.MarshalError",
-            format!("the output {} could not be encoded as JSON: {e}", std::any::type_name::<O>()),
+            format!(
+                "the output {} could not be encoded as JSON: {e}",
+                std::any::type_name::<O>()
+            ),
         )
     })
 }

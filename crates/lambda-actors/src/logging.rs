@@ -21,7 +21,10 @@ pub(crate) const INVOCATION_TARGET: &str = "lambda_actors::invocation";
 pub(crate) fn init(format: LogFormat, filter: &str) -> bool {
     let (targets, bad_filter) = match filter.parse::<Targets>() {
         Ok(t) => (t, None),
-        Err(e) => (Targets::new().with_default(Level::INFO), Some(format!("{filter:?}: {e}"))),
+        Err(e) => (
+            Targets::new().with_default(Level::INFO),
+            Some(format!("{filter:?}: {e}")),
+        ),
     };
     let subscriber = tracing_subscriber::registry().with(LambdaLayer { format }.with_filter(targets));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
@@ -31,7 +34,10 @@ pub(crate) fn init(format: LogFormat, filter: &str) -> bool {
         tracing::warn!("ignoring a log filter that does not parse, using INFO: {bad}");
     }
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let message = crate::panic::panic_message(info.payload());
         tracing::error!(panic = true, "panicked{location}: {message}");
     }));
@@ -200,7 +206,11 @@ impl Visit for EventFields {
         self.push(field.name(), JsonValue::Raw(&value.to_string()));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let text = if value.is_finite() { value.to_string() } else { format!("\"{value}\"") };
+        let text = if value.is_finite() {
+            value.to_string()
+        } else {
+            format!("\"{value}\"")
+        };
         self.push(field.name(), JsonValue::Raw(&text));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {

@@ -138,7 +138,10 @@ impl Drop for InFlight<'_> {
         if self.answer.state() == AnswerState::Pending {
             let answer = self.answer.clone();
             actix_rt::spawn(async move {
-                let err = Error::new("Runtime.WorkerCrashed", "the runtime worker serving this invocation stopped");
+                let err = Error::new(
+                    "Runtime.WorkerCrashed",
+                    "the runtime worker serving this invocation stopped",
+                );
                 report(&answer, answer.error(&err).await);
             });
         }
@@ -208,7 +211,11 @@ async fn finish(answer: &Answer, outcome: Outcome) {
             answer.error(&err).await
         }
         Outcome::Done(Err(err)) => {
-            tracing::error!(errorType = err.error_type(), "handler failed after its response was sent: {}", err.message());
+            tracing::error!(
+                errorType = err.error_type(),
+                "handler failed after its response was sent: {}",
+                err.message()
+            );
             Ok(())
         }
         Outcome::Panicked(message) => {
@@ -241,7 +248,10 @@ fn report(answer: &Answer, result: Result<(), AnswerError>) {
     let err = match result {
         Ok(()) => return,
         Err(AnswerError::AlreadyAnswered) => {
-            tracing::error!(requestId = answer.request_id(), "refused a second answer to the same invocation");
+            tracing::error!(
+                requestId = answer.request_id(),
+                "refused a second answer to the same invocation"
+            );
             return;
         }
         Err(AnswerError::Api(err)) => err,
@@ -267,7 +277,10 @@ async fn answer_unreadable(meta: &InvocationMeta, err: &ApiError) {
 
 /// The monotonic instant of a wall-clock deadline in Unix epoch milliseconds.
 fn instant_at(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
     Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
@@ -280,7 +293,10 @@ struct Backoff {
 
 impl Backoff {
     fn new(slot: usize) -> Self {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos() as u64;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos() as u64;
         Self {
             failures: 0,
             seed: (nanos ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1,

@@ -3,8 +3,8 @@
 use crate::config::{Config, ConfigError};
 use crate::handler::{FnHandler, Json, Raw, Service};
 use crate::handler_actor::{Factory, HandlerActor};
-use crate::pool::HandlerPool;
 use crate::poller::Poller;
+use crate::pool::HandlerPool;
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::Supervisor;
 use crate::{logging, Context, Error, Handler, RawHandler, RuntimeError};
@@ -236,7 +236,9 @@ async fn run_slots<Svc: Service>(
     // failure is an init error with no event taken.
     let mut ready = Vec::with_capacity(arbiters.len());
     for (index, arbiter) in arbiters.iter().enumerate() {
-        let handlers = (0..config.handler_pool_size).filter(|h| h % arbiters.len() == index).count();
+        let handlers = (0..config.handler_pool_size)
+            .filter(|h| h % arbiters.len() == index)
+            .count();
         let (tx, rx) = oneshot::channel();
         let (factory, endpoint, capacity) = (factory.clone(), endpoint.clone(), config.mailbox_capacity);
         arbiter.spawn_fn(move || {
@@ -245,9 +247,9 @@ async fn run_slots<Svc: Service>(
         ready.push(rx);
     }
     for rx in ready {
-        let built = rx.await.unwrap_or_else(|_| {
-            Err(Error::new("Runtime.InitError", "the handler factory panicked"))
-        });
+        let built = rx
+            .await
+            .unwrap_or_else(|_| Err(Error::new("Runtime.InitError", "the handler factory panicked")));
         if let Err(e) = built {
             tracing::error!(errorType = e.error_type(), "cannot build a handler: {}", e.message());
             report_init_error(endpoint, &e.to_body()).await;
@@ -265,7 +267,11 @@ async fn run_slots<Svc: Service>(
         });
     }
     tracing::info!(
-        mode = if config.mode.is_managed() { "managed-instances" } else { "classic" },
+        mode = if config.mode.is_managed() {
+            "managed-instances"
+        } else {
+            "classic"
+        },
         slots,
         handlers = config.handler_pool_size,
         arbiters = arbiters.len(),
@@ -288,7 +294,11 @@ fn build_arbiter<Svc: Service>(
     let mut pool = Vec::with_capacity(handlers);
     for _ in 0..handlers {
         let service = factory()?;
-        pool.push(HandlerActor::new(Some(service), factory.clone(), capacity).start().recipient());
+        pool.push(
+            HandlerActor::new(Some(service), factory.clone(), capacity)
+                .start()
+                .recipient(),
+        );
     }
     ArbiterLocal::install(ArbiterLocal {
         client: Rc::new(RuntimeClient::new(endpoint)),

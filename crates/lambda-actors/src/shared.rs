@@ -98,6 +98,8 @@ impl ArbiterLocal {
 
     /// This arbiter's state; installed before any poller starts here.
     pub(crate) fn current() -> Rc<ArbiterLocal> {
-        LOCAL.with(|l| l.borrow().clone()).expect("pollers start only on arbiters the runtime set up")
+        LOCAL
+            .with(|l| l.borrow().clone())
+            .expect("pollers start only on arbiters the runtime set up")
     }
 }
