@@ -1,9 +1,11 @@
 //! testbed: the function the black-box tests drive. Its contract (the `op` of the event) is
 //! fixed by the project's issues; keep every op exactly as specified.
 
-use lambda_actors::{Context, Error, Handler};
+use lambda_actors::stream::HttpPrelude;
+use lambda_actors::{Context, Error, ResponseHandler, ResponseWriter};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 #[derive(Deserialize)]
@@ -34,80 +36,146 @@ enum Op {
         sleep_ms: Option<u64>,
     },
     Hang,
+    Stream {
+        chunks: usize,
+        chunk_bytes: usize,
+        #[serde(default)]
+        delay_ms: u64,
+        fail_after: Option<usize>,
+        http: Option<HttpHead>,
+    },
+    Background {
+        ms: u64,
+    },
+}
+
+#[derive(Deserialize)]
+struct HttpHead {
+    #[serde(rename = "statusCode", default = "ok")]
+    status_code: u16,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    cookies: Vec<String>,
+}
+
+fn ok() -> u16 {
+    200
 }
 
 struct Testbed;
 
-impl Handler for Testbed {
+impl ResponseHandler for Testbed {
     type Event = Value;
-    type Output = Value;
 
-    async fn handle(&mut self, event: Value, ctx: Context) -> Result<Value, Error> {
+    async fn handle(&mut self, event: Value, ctx: Context, out: ResponseWriter) -> Result<(), Error> {
         let op: Op = serde_json::from_value(event.clone())
             .map_err(|e| Error::new("Runtime.UnmarshalError", format!("not a testbed event: {e}")))?;
         match op {
-            Op::Echo => Ok(event),
-            Op::Sleep { ms } => {
-                actix_rt::time::sleep(Duration::from_millis(ms)).await;
-                Ok(json!({ "slept_ms": ms }))
-            }
-            Op::Spin { ms } => {
-                let until = Instant::now() + Duration::from_millis(ms);
-                let mut x = 0u64;
-                while Instant::now() < until {
-                    x = std::hint::black_box(x.wrapping_add(1));
-                }
-                Ok(json!({ "spun_ms": ms }))
-            }
-            Op::Error { error_type, message } => Err(Error::new(error_type, message)),
-            Op::Panic { message } => panic!("{message}"),
-            Op::Context => Ok(json!({
-                "request_id": ctx.request_id(),
-                "deadline_ms": ctx.deadline_ms(),
-                "invoked_function_arn": ctx.invoked_function_arn(),
-                "xray_trace_id": ctx.xray_trace_id(),
-                "client_context": ctx.client_context(),
-                "cognito_identity": ctx.cognito_identity(),
-                "tenant_id": ctx.tenant_id(),
-                "invocation_id": ctx.invocation_id(),
-                "function_name": ctx.function_name(),
-                "function_version": ctx.function_version(),
-                "memory_size_mb": ctx.memory_size_mb(),
-                "log_group_name": ctx.log_group_name(),
-                "log_stream_name": ctx.log_stream_name(),
-                "env_trace_id": std::env::var("_X_AMZN_TRACE_ID").ok(),
-            })),
-            Op::Big { bytes } => Ok(json!({ "data": "x".repeat(bytes) })),
-            Op::Log {
-                level,
-                message,
-                sleep_ms,
+            Op::Stream {
+                chunks,
+                chunk_bytes,
+                delay_ms,
+                fail_after,
+                http,
             } => {
-                if let Some(ms) = sleep_ms {
-                    actix_rt::time::sleep(Duration::from_millis(ms)).await;
+                let mut stream = out.stream();
+                if let Some(head) = http {
+                    let mut prelude = HttpPrelude::new(head.status_code);
+                    prelude.headers = head.headers.into_iter().collect();
+                    prelude.cookies = head.cookies;
+                    stream.http_response(prelude).await?;
                 }
-                match level.to_ascii_lowercase().as_str() {
-                    "trace" => tracing::trace!("{message}"),
-                    "debug" => tracing::debug!("{message}"),
-                    "info" => tracing::info!("{message}"),
-                    "warn" => tracing::warn!("{message}"),
-                    "error" | "fatal" => tracing::error!("{message}"),
-                    other => {
-                        return Err(Error::new(
-                            "Runtime.UnmarshalError",
-                            format!("unknown log level {other:?}"),
-                        ))
+                let chunk = vec![b'a'; chunk_bytes];
+                for i in 0..chunks {
+                    if fail_after == Some(i) {
+                        return Err(Error::new("StreamFailed", format!("failed after {i} chunks")));
                     }
+                    if i > 0 && delay_ms > 0 {
+                        actix_rt::time::sleep(Duration::from_millis(delay_ms)).await;
+                    }
+                    stream.write(chunk.clone()).await?;
                 }
-                Ok(json!({ "logged": true }))
+                if fail_after == Some(chunks) {
+                    return Err(Error::new("StreamFailed", format!("failed after {chunks} chunks")));
+                }
+                stream.finish().await
             }
-            Op::Hang => std::future::pending().await,
+            Op::Background { ms } => {
+                out.send(&json!({ "accepted": true })).await?;
+                actix_rt::time::sleep(Duration::from_millis(ms)).await;
+                tracing::info!("background done");
+                Ok(())
+            }
+            buffered => out.send(&buffered_op(buffered, event, ctx).await?).await,
         }
     }
 }
 
+async fn buffered_op(op: Op, event: Value, ctx: Context) -> Result<Value, Error> {
+    match op {
+        Op::Echo => Ok(event),
+        Op::Sleep { ms } => {
+            actix_rt::time::sleep(Duration::from_millis(ms)).await;
+            Ok(json!({ "slept_ms": ms }))
+        }
+        Op::Spin { ms } => {
+            let until = Instant::now() + Duration::from_millis(ms);
+            let mut x = 0u64;
+            while Instant::now() < until {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            Ok(json!({ "spun_ms": ms }))
+        }
+        Op::Error { error_type, message } => Err(Error::new(error_type, message)),
+        Op::Panic { message } => panic!("{message}"),
+        Op::Context => Ok(json!({
+            "request_id": ctx.request_id(),
+            "deadline_ms": ctx.deadline_ms(),
+            "invoked_function_arn": ctx.invoked_function_arn(),
+            "xray_trace_id": ctx.xray_trace_id(),
+            "client_context": ctx.client_context(),
+            "cognito_identity": ctx.cognito_identity(),
+            "tenant_id": ctx.tenant_id(),
+            "invocation_id": ctx.invocation_id(),
+            "function_name": ctx.function_name(),
+            "function_version": ctx.function_version(),
+            "memory_size_mb": ctx.memory_size_mb(),
+            "log_group_name": ctx.log_group_name(),
+            "log_stream_name": ctx.log_stream_name(),
+            "env_trace_id": std::env::var("_X_AMZN_TRACE_ID").ok(),
+        })),
+        Op::Big { bytes } => Ok(json!({ "data": "x".repeat(bytes) })),
+        Op::Log {
+            level,
+            message,
+            sleep_ms,
+        } => {
+            if let Some(ms) = sleep_ms {
+                actix_rt::time::sleep(Duration::from_millis(ms)).await;
+            }
+            match level.to_ascii_lowercase().as_str() {
+                "trace" => tracing::trace!("{message}"),
+                "debug" => tracing::debug!("{message}"),
+                "info" => tracing::info!("{message}"),
+                "warn" => tracing::warn!("{message}"),
+                "error" | "fatal" => tracing::error!("{message}"),
+                other => {
+                    return Err(Error::new(
+                        "Runtime.UnmarshalError",
+                        format!("unknown log level {other:?}"),
+                    ))
+                }
+            }
+            Ok(json!({ "logged": true }))
+        }
+        Op::Hang => std::future::pending().await,
+        Op::Stream { .. } | Op::Background { .. } => unreachable!("answered by the caller"),
+    }
+}
+
 fn main() -> Result<(), lambda_actors::RuntimeError> {
-    lambda_actors::run(|| match std::env::var("TESTBED_INIT_FAIL") {
+    lambda_actors::run_response_handler(|| match std::env::var("TESTBED_INIT_FAIL") {
         Ok(message) => Err(Error::new("TestbedInitError", message)),
         Err(_) => Ok(Testbed),
     })

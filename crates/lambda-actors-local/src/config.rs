@@ -103,8 +103,12 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named() {
-        let cases: [(fn(&mut LocalConfig), &str); 5] = [
-            (|c| c.invocation_endpoint = "invoke".into(), "LOCAL_LAMBDA_INVOCATION_ENDPOINT"),
+        type Change = fn(&mut LocalConfig);
+        let cases: [(Change, &str); 5] = [
+            (
+                |c| c.invocation_endpoint = "invoke".into(),
+                "LOCAL_LAMBDA_INVOCATION_ENDPOINT",
+            ),
             (|c| c.invocation_endpoint = "/2018-06-01/x".into(), "collides"),
             (|c| c.max_concurrency = 0, "max concurrency"),
             (|c| c.timeout = Duration::ZERO, "LOCAL_LAMBDA_TIMEOUT_SECS"),

@@ -250,8 +250,15 @@ impl Shared {
         if let Some(pending) = self.offer(&mut st, pending) {
             // Slots whose poller is between invocations still count as room: their `/next`
             // is on its way. Past them, the queue (none when rejecting).
-            let free = self.cfg.max_concurrency.saturating_sub(self.busy.load(Ordering::SeqCst));
-            let queue = if self.cfg.reject_when_busy { 0 } else { self.cfg.queue_limit };
+            let free = self
+                .cfg
+                .max_concurrency
+                .saturating_sub(self.busy.load(Ordering::SeqCst));
+            let queue = if self.cfg.reject_when_busy {
+                0
+            } else {
+                self.cfg.queue_limit
+            };
             if st.pending.len() >= free + queue {
                 return Err(Refusal::Busy);
             }
@@ -465,7 +472,7 @@ impl Ticket {
         let timeout = self.shared.cfg.timeout;
         let started = match self.started.as_mut() {
             None => None,
-            Some(rx) => match actix_rt::time::timeout_at((self.admitted + timeout).into(), &mut *rx).await {
+            Some(rx) => match tokio::time::timeout_at((self.admitted + timeout).into(), &mut *rx).await {
                 Ok(Ok(started)) => Some(started),
                 // Failed before it started (init error): the answer is already there.
                 Ok(Err(_)) => None,
@@ -496,7 +503,7 @@ impl Ticket {
                 Err(_) => Err(Failure::Lost),
             };
         };
-        let answer = match actix_rt::time::timeout_at(deadline.into(), &mut self.answer).await {
+        let answer = match tokio::time::timeout_at(deadline.into(), &mut self.answer).await {
             Ok(answer) => answer,
             Err(_) if self.shared.expire(&request_id) => return Err(Failure::TimedOut { request_id }),
             // Claimed just now: the answer is being read and comes soon.

@@ -76,10 +76,7 @@ pub(crate) struct Head {
 impl Head {
     /// The first value of a header, by lower-case name.
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// Whether a comma-separated header (`Connection`, `Transfer-Encoding`) lists `token`.
@@ -204,10 +201,7 @@ impl Body {
 
     /// A trailer value by lower-case name.
     pub(crate) fn trailer(&self, name: &str) -> Option<&str> {
-        self.trailers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.trailers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 

@@ -96,7 +96,9 @@ pub(crate) fn parse(json: &[u8]) -> Result<Prelude, String> {
                     other => return Err(format!("the prelude's header {name:?} has the non-text value {other}")),
                 };
                 if !is_header_name(name) || !is_header_value(&value) {
-                    return Err(format!("the prelude's header {name:?}: {value:?} is not a valid HTTP header"));
+                    return Err(format!(
+                        "the prelude's header {name:?}: {value:?} is not a valid HTTP header"
+                    ));
                 }
                 let name = name.to_ascii_lowercase();
                 if !HOP_BY_HOP.contains(&name.as_str()) {
@@ -206,6 +208,9 @@ mod tests {
             assert!(err.contains(words), "{err}");
         }
         let endless = vec![b' '; MAX_PRELUDE_BYTES + 1];
-        assert!(PreludeReader::default().push(&endless).unwrap_err().contains("separator"));
+        assert!(PreludeReader::default()
+            .push(&endless)
+            .unwrap_err()
+            .contains("separator"));
     }
 }

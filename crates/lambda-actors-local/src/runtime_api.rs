@@ -27,7 +27,12 @@ pub(crate) fn error_reply(status: u16, error_type: &str, message: impl Into<Stri
 }
 
 /// `GET /2018-06-01/runtime/invocation/next`: parks until an invoke arrives.
-pub(crate) async fn next(shared: &Arc<Shared>, conn: &mut Conn, head: &Head, body: &mut Body) -> Result<bool, HttpError> {
+pub(crate) async fn next(
+    shared: &Arc<Shared>,
+    conn: &mut Conn,
+    head: &Head,
+    body: &mut Body,
+) -> Result<bool, HttpError> {
     let keep = head.keep_alive() && conn.drain(body, 64 * 1024).await;
     loop {
         let pending = match shared.next_or_park() {
@@ -106,7 +111,10 @@ pub(crate) async fn answer(
             let reply = error_reply(
                 400,
                 "InvalidFunctionResponseMode",
-                format!("{} {mode:?} is not a response mode: use \"streaming\"", "Lambda-Runtime-Function-Response-Mode"),
+                format!(
+                    "{} {mode:?} is not a response mode: use \"streaming\"",
+                    "Lambda-Runtime-Function-Response-Mode"
+                ),
             );
             conn.respond(&reply, keep && kept).await?;
             return Ok(keep && kept);
@@ -226,10 +234,15 @@ async fn stream(conn: &mut Conn, head: &Head, body: &mut Body, mut claimed: Clai
             }
         }
     }
-    let error = body.trailer(headers::FUNCTION_ERROR_TYPE).map(|error_type| StreamError {
-        error_type: error_type.to_owned(),
-        body_b64: body.trailer(headers::FUNCTION_ERROR_BODY).unwrap_or_default().to_owned(),
-    });
+    let error = body
+        .trailer(headers::FUNCTION_ERROR_TYPE)
+        .map(|error_type| StreamError {
+            error_type: error_type.to_owned(),
+            body_b64: body
+                .trailer(headers::FUNCTION_ERROR_BODY)
+                .unwrap_or_default()
+                .to_owned(),
+        });
     relay(&mut caller, StreamItem::End(error)).await;
     drop(claimed);
     conn.respond(&accepted(), keep).await?;
@@ -256,7 +269,12 @@ fn stream_error(error: &ErrorBody) -> StreamError {
 
 /// `POST /2018-06-01/runtime/init/error`: remembered, logged, and every queued invoke fails
 /// with it (nothing will run them).
-pub(crate) async fn init_error(shared: &Arc<Shared>, conn: &mut Conn, head: &Head, body: &mut Body) -> Result<bool, HttpError> {
+pub(crate) async fn init_error(
+    shared: &Arc<Shared>,
+    conn: &mut Conn,
+    head: &Head,
+    body: &mut Body,
+) -> Result<bool, HttpError> {
     let keep = head.keep_alive();
     let bytes = match conn.read_to_end(body, MAX_RESPONSE_BYTES).await {
         Ok(bytes) => bytes,

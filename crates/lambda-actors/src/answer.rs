@@ -1,10 +1,12 @@
 //! [`Answer`]: the one answer an invocation gets, and who has given it.
 
 use crate::shared::ArbiterLocal;
+use crate::stream::StreamHandle;
 use crate::Error;
 use bytes::Bytes;
 use lambda_actors_api::{ApiError, ErrorBody};
-use std::sync::atomic::{AtomicBool, Ordering};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// Where an invocation's answer stands.
@@ -12,9 +14,15 @@ use std::sync::Arc;
 pub(crate) enum AnswerState {
     /// Nothing sent yet: `/response` or `/error` may still be used.
     Pending,
-    /// `/response` or `/error` was sent (whatever Lambda replied).
+    /// A streamed response has started and is not finished: only trailers can carry an error.
+    Streaming,
+    /// `/response` or `/error` was sent, or the stream ended (whatever Lambda replied).
     Sent,
 }
+
+const PENDING: u8 = 0;
+const STREAMING: u8 = 1;
+const SENT: u8 = 2;
 
 /// The answer side of one invocation, shared by the poller and the handler. It makes "exactly
 /// one answer" a property of one object: the first `respond`/`error` wins, any later one is
@@ -26,7 +34,8 @@ pub(crate) struct Answer(Arc<Inner>);
 struct Inner {
     request_id: String,
     invocation_id: Option<String>,
-    sent: AtomicBool,
+    state: AtomicU8,
+    stream: Mutex<Option<StreamHandle>>,
 }
 
 impl std::fmt::Debug for Answer {
@@ -61,15 +70,16 @@ impl Answer {
         Self(Arc::new(Inner {
             request_id,
             invocation_id,
-            sent: AtomicBool::new(false),
+            state: AtomicU8::new(PENDING),
+            stream: Mutex::new(None),
         }))
     }
 
     pub(crate) fn state(&self) -> AnswerState {
-        if self.0.sent.load(Ordering::SeqCst) {
-            AnswerState::Sent
-        } else {
-            AnswerState::Pending
+        match self.0.state.load(Ordering::SeqCst) {
+            PENDING => AnswerState::Pending,
+            STREAMING => AnswerState::Streaming,
+            _ => AnswerState::Sent,
         }
     }
 
@@ -77,11 +87,39 @@ impl Answer {
         &self.0.request_id
     }
 
+    pub(crate) fn invocation_id(&self) -> Option<&str> {
+        self.0.invocation_id.as_deref()
+    }
+
     fn claim(&self) -> Result<(), AnswerError> {
-        if self.0.sent.swap(true, Ordering::SeqCst) {
-            return Err(AnswerError::AlreadyAnswered);
-        }
-        Ok(())
+        self.0
+            .state
+            .compare_exchange(PENDING, SENT, Ordering::SeqCst, Ordering::SeqCst)
+            .map(drop)
+            .map_err(|_| AnswerError::AlreadyAnswered)
+    }
+
+    /// Pending → Streaming; false if the invocation was already answered or is streaming.
+    pub(crate) fn claim_stream(&self) -> bool {
+        self.0
+            .state
+            .compare_exchange(PENDING, STREAMING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    pub(crate) fn set_stream(&self, handle: StreamHandle) {
+        *self.0.stream.lock() = Some(handle);
+    }
+
+    /// The stream of a Streaming answer, for the runtime to end it.
+    pub(crate) fn stream(&self) -> Option<StreamHandle> {
+        self.0.stream.lock().clone()
+    }
+
+    /// The stream was finished or failed: the invocation has its answer.
+    pub(crate) fn stream_ended(&self) {
+        self.0.state.store(SENT, Ordering::SeqCst);
+        self.0.stream.lock().take();
     }
 
     /// `POST /response`.

@@ -13,7 +13,9 @@ mod poller;
 mod pool;
 mod runtime;
 mod shared;
+pub mod stream;
 mod supervisor;
+mod writer;
 
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
@@ -21,6 +23,8 @@ pub use context::{CognitoIdentity, Context};
 pub use error::{Error, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};
 pub use runtime::Runtime;
+pub use stream::ResponseStream;
+pub use writer::{ResponseHandler, ResponseWriter};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -28,7 +32,10 @@ use std::future::Future;
 
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
-    pub use crate::{run, run_fn, Context, Error, Handler, RawHandler, Runtime, RuntimeError};
+    pub use crate::{
+        run, run_fn, run_response_handler, Context, Error, Handler, RawHandler, ResponseHandler, ResponseStream,
+        ResponseWriter, Runtime, RuntimeError,
+    };
 }
 
 /// Runs a closure as the handler, reading the configuration from the environment. The same
@@ -84,6 +91,16 @@ where
     F: Fn() -> Result<H, Error> + Send + Sync + 'static,
 {
     Runtime::new().run(move |_| factory())
+}
+
+/// Runs a [`ResponseHandler`] (streaming, or work after the response); `factory` builds one
+/// per slot.
+pub fn run_response_handler<H, F>(factory: F) -> Result<(), RuntimeError>
+where
+    H: ResponseHandler,
+    F: Fn() -> Result<H, Error> + Send + Sync + 'static,
+{
+    Runtime::new().run_response_handler(move |_| factory())
 }
 
 /// Spawns a future on the current arbiter that keeps the current invocation's span, so its

@@ -198,6 +198,9 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::
 
 /// Gives the invocation its one answer, according to how the handler ended.
 async fn finish(answer: &Answer, outcome: Outcome) {
+    if answer.state() == AnswerState::Streaming {
+        return finish_stream(answer, outcome).await;
+    }
     let pending = answer.state() == AnswerState::Pending;
     let result = match outcome {
         Outcome::Done(Ok(Reply::Buffered { body, content_type })) => answer.respond(body, content_type).await,
@@ -241,6 +244,45 @@ async fn finish(answer: &Answer, outcome: Outcome) {
         }
     };
     report(answer, result);
+}
+
+/// Ends a stream the handler left open: normally if it returned `Ok`, else with error trailers.
+async fn finish_stream(answer: &Answer, outcome: Outcome) {
+    let Some(stream) = answer.stream() else {
+        return;
+    };
+    let result = match outcome {
+        Outcome::Done(Ok(_)) => stream.finish().await,
+        Outcome::Done(Err(err)) => {
+            tracing::warn!(
+                errorType = err.error_type(),
+                "handler failed mid-stream: {}",
+                err.message()
+            );
+            stream.fail(&err).await
+        }
+        Outcome::Panicked(message) => {
+            tracing::error!("handler panicked mid-stream: {message}; the handler was rebuilt");
+            stream.fail(&Error::new("Runtime.HandlerPanic", message)).await
+        }
+        Outcome::TimedOut => {
+            tracing::error!("handler still streaming past its deadline: dropped it and reclaimed the slot");
+            stream
+                .fail(&Error::new(
+                    "Runtime.Timeout",
+                    "the handler did not finish before its deadline",
+                ))
+                .await
+        }
+        Outcome::Unavailable(err) => stream.fail(&err).await,
+    };
+    answer.stream_ended();
+    if let Err(e) = result {
+        tracing::warn!(
+            requestId = answer.request_id(),
+            "could not end the response stream: {e}"
+        );
+    }
 }
 
 /// Logs what Lambda said to an answer; none of these stops the slot.

@@ -128,6 +128,15 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         self.serve(move |s| factory(s).map(Raw))
     }
 
+    /// Runs a [`ResponseHandler`](crate::ResponseHandler): streamed responses, or work after the response.
+    pub fn run_response_handler<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: crate::ResponseHandler,
+        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+    {
+        self.serve(move |s| factory(s).map(crate::writer::Responding))
+    }
+
     /// Runs a closure as the handler of every slot.
     pub fn run_fn<F, Fut, E, O>(self, f: F) -> Result<(), RuntimeError>
     where
