@@ -430,6 +430,23 @@ impl Conn {
         }
     }
 
+    /// Closes the connection gracefully: sends FIN, then reads and drops what the peer still
+    /// sends (for a moment, a bounded amount), so that the peer reads our last response
+    /// instead of a reset caused by its unread request bytes.
+    pub(crate) async fn linger(mut self) {
+        let _ = timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+        let end = actix_rt::time::Instant::now() + Duration::from_secs(1);
+        let mut dropped = 0;
+        while dropped < 4 * 1024 * 1024 {
+            self.buf.clear();
+            self.buf.reserve(READ_SIZE);
+            match tokio::time::timeout_at(end, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => dropped += n,
+                _ => return,
+            }
+        }
+    }
+
     /// Writes all of `data`, failing if the peer stops reading for [`WRITE_STALL`].
     pub(crate) async fn write(&mut self, data: &[u8]) -> Result<(), HttpError> {
         timeout(WRITE_STALL, self.stream.write_all(data))

@@ -162,16 +162,16 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
             Ok(None) => return,
             Err(e) => {
                 let reply = match e {
-                    HttpError::HeadTooLarge => Some(error_reply(
+                    HttpError::HeadTooLarge => error_reply(
                         431,
                         "RequestHeaderFieldsTooLarge",
                         "the request head is over 64 KiB or has over 100 headers",
-                    )),
-                    HttpError::Malformed(why) => Some(error_reply(400, "BadRequest", why)),
-                    _ => None,
+                    ),
+                    HttpError::Malformed(why) => error_reply(400, "BadRequest", why),
+                    _ => return,
                 };
-                if let Some(reply) = reply {
-                    let _ = conn.respond(&reply, false).await;
+                if conn.respond(&reply, false).await.is_ok() {
+                    conn.linger().await;
                 }
                 return;
             }
@@ -179,21 +179,19 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
         let mut body = match head.body() {
             Ok(body) => body,
             Err(e) => {
-                let _ = conn
-                    .respond(&error_reply(400, "BadRequest", e.to_string()), false)
-                    .await;
+                if conn.respond(&error_reply(400, "BadRequest", e.to_string()), false).await.is_ok() {
+                    conn.linger().await;
+                }
                 return;
             }
         };
-        let keep = match route(shared, &mut conn, &head, &mut body).await {
-            Ok(keep) => keep,
+        match route(shared, &mut conn, &head, &mut body).await {
+            Ok(true) if body.is_done() => {}
+            Ok(_) => return conn.linger().await,
             Err(e) => {
                 tracing::debug!("local server: connection ends: {e}");
                 return;
             }
-        };
-        if !keep || !body.is_done() {
-            return;
         }
     }
 }

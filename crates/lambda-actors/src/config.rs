@@ -79,7 +79,7 @@ pub struct LocalSettings {
     pub invocation_endpoint: String,
     /// `LOCAL_LAMBDA_REJECT_WHEN_BUSY`, default off.
     pub reject_when_busy: bool,
-    /// `LOCAL_LAMBDA_QUEUE_LIMIT`, default 1024.
+    /// `LOCAL_LAMBDA_QUEUE_LIMIT`, default 64.
     pub queue_limit: usize,
     /// `LOCAL_LAMBDA_TIMEOUT_SECS`, default 900.
     pub timeout: Duration,
@@ -350,7 +350,7 @@ impl Config {
             },
             queue_limit: match lookup("LOCAL_LAMBDA_QUEUE_LIMIT") {
                 Some(v) => whole("LOCAL_LAMBDA_QUEUE_LIMIT", &v, 1 << 20)? as usize,
-                None => 1024,
+                None => 64,
             },
             timeout: Duration::from_secs(match lookup("LOCAL_LAMBDA_TIMEOUT_SECS") {
                 Some(v) => count("LOCAL_LAMBDA_TIMEOUT_SECS", &v, 86_400)? as u64,

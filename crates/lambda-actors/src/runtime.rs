@@ -53,6 +53,7 @@ pub struct Runtime<S = ()> {
     init: Box<dyn FnOnce() -> InitFuture<S>>,
     config: Option<Config>,
     logging: bool,
+    example_event: &'static str,
 }
 
 impl<S> std::fmt::Debug for Runtime<S> {
@@ -77,6 +78,7 @@ impl Runtime<()> {
             init: Box::new(|| Box::pin(async { Ok(()) })),
             config: None,
             logging: true,
+            example_event: "{}",
         }
     }
 }
@@ -94,12 +96,19 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             init: Box::new(move || Box::pin(init())),
             config: self.config,
             logging: self.logging,
+            example_event: self.example_event,
         }
     }
 
     /// Uses this configuration instead of reading the environment.
     pub fn config(mut self, config: Config) -> Self {
         self.config = Some(config);
+        self
+    }
+
+    /// The event shown in the ready-to-paste `curl` command the local server logs at start.
+    pub fn example_event(mut self, event: &'static str) -> Self {
+        self.example_event = event;
         self
     }
 
@@ -159,7 +168,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             None => Config::from_env(),
         };
         let system = actix_rt::System::new();
-        let result = system.block_on(start(config, self.logging, self.init, factory));
+        let result = system.block_on(start(config, self.logging, self.example_event, self.init, factory));
         if let Err(e) = &result {
             eprintln!("lambda-actors: {e}");
         }
@@ -170,6 +179,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
 async fn start<S, Svc, F>(
     config: Result<Config, ConfigError>,
     logging: bool,
+    example_event: &'static str,
     init: Box<dyn FnOnce() -> InitFuture<S>>,
     factory: F,
 ) -> Result<(), RuntimeError>
@@ -197,13 +207,11 @@ where
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let endpoint = match &config.runtime_api {
-        Some(e) => e.clone(),
+    let (endpoint, _local_server) = match &config.runtime_api {
+        Some(e) => (e.clone(), None),
         None => {
-            return Err(RuntimeError::config(
-                "AWS_LAMBDA_RUNTIME_API is not set: this process is not running on Lambda \
-                 (set it to the Runtime API's host:port)",
-            ))
+            let server = start_local_server(&config, example_event).await?;
+            (server.0, Some(server.1))
         }
     };
 
@@ -231,6 +239,44 @@ where
         arbiter.stop();
     }
     result
+}
+
+#[cfg(feature = "local-server")]
+type LocalServer = lambda_actors_local::LocalServer;
+#[cfg(not(feature = "local-server"))]
+type LocalServer = ();
+
+/// Not on Lambda: serve the Runtime API (and an Invoke API for callers) in-process, on real
+/// loopback HTTP, so the pollers run exactly the code path they run on Lambda.
+#[cfg(feature = "local-server")]
+async fn start_local_server(config: &Config, example_event: &str) -> Result<(Endpoint, LocalServer), RuntimeError> {
+    let local = lambda_actors_local::LocalConfig {
+        host: config.local.host.clone(),
+        port: config.local.port,
+        invocation_endpoint: config.local.invocation_endpoint.clone(),
+        max_concurrency: config.mode.concurrency(),
+        reject_when_busy: config.local.reject_when_busy,
+        queue_limit: config.local.queue_limit,
+        timeout: config.local.timeout,
+        function_name: config.function.name.clone().unwrap_or_else(|| "function".to_owned()),
+    };
+    let server = lambda_actors_local::start(local).await.map_err(|e| RuntimeError::config(e.to_string()))?;
+    let endpoint = Endpoint::parse(&server.runtime_api()).map_err(|e| RuntimeError::config(e.to_string()))?;
+    tracing::info!(
+        "AWS_LAMBDA_RUNTIME_API is not set: serving the function locally at {}; try: {}",
+        server.invoke_url(),
+        server.curl_hint_with(example_event),
+    );
+    Ok((endpoint, server))
+}
+
+#[cfg(not(feature = "local-server"))]
+async fn start_local_server(_: &Config, _: &str) -> Result<(Endpoint, LocalServer), RuntimeError> {
+    Err(RuntimeError::config(
+        "AWS_LAMBDA_RUNTIME_API is not set: this process is not running on Lambda, and this binary \
+         was built without the `local-server` feature of lambda-actors (set AWS_LAMBDA_RUNTIME_API \
+         to the Runtime API's host:port, or enable the feature)",
+    ))
 }
 
 async fn run_slots<Svc: Service>(

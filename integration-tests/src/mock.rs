@@ -1,0 +1,936 @@
+//! [`MockRuntimeApi`]: the Lambda Runtime API on a real socket, scripted and recorded.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::io::{self, BufReader, ErrorKind};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::http::{self, ChunkInfo, Head};
+
+/// The Runtime API version prefix every endpoint lives under.
+pub const API_VERSION: &str = "/2018-06-01";
+
+/// How long a parked `/next` sleeps between checks that its client is still connected.
+const PARK_POLL: Duration = Duration::from_millis(50);
+
+static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The deadline an [`Event`] is delivered with (`Lambda-Runtime-Deadline-Ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// No `Lambda-Runtime-Deadline-Ms` header at all.
+    Absent,
+    /// This long after the event is handed out by `/next`.
+    After(Duration),
+    /// This exact value, in Unix epoch milliseconds.
+    AtEpochMs(u64),
+}
+
+/// An event to queue, with the headers `/next` will deliver it with.
+///
+/// The request id is generated (unique within the test process) unless set; the deadline is 60 s
+/// after delivery unless set; the function ARN has a default; every other optional header is
+/// absent unless set.
+#[derive(Debug, Clone)]
+pub struct Event {
+    body: Vec<u8>,
+    request_id: Option<String>,
+    deadline: Deadline,
+    function_arn: String,
+    content_type: String,
+    trace_id: Option<String>,
+    client_context: Option<String>,
+    cognito_identity: Option<String>,
+    tenant_id: Option<String>,
+    invocation_id: Option<String>,
+    extra_headers: Vec<(String, String)>,
+}
+
+impl Event {
+    /// An event with these raw body bytes (they need not be valid JSON).
+    pub fn raw(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            body: body.into(),
+            request_id: None,
+            deadline: Deadline::After(Duration::from_secs(60)),
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:testbed".to_string(),
+            content_type: "application/json".to_string(),
+            trace_id: None,
+            client_context: None,
+            cognito_identity: None,
+            tenant_id: None,
+            invocation_id: None,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    /// An event whose body is this JSON value.
+    pub fn json(value: &serde_json::Value) -> Self {
+        Self::raw(serde_json::to_vec(value).expect("a JSON value always serializes"))
+    }
+
+    /// Sets `Lambda-Runtime-Aws-Request-Id` (otherwise a unique id is generated).
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// Sets the deadline header policy.
+    pub fn deadline(mut self, deadline: Deadline) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sends no `Lambda-Runtime-Deadline-Ms` header.
+    pub fn no_deadline(self) -> Self {
+        self.deadline(Deadline::Absent)
+    }
+
+    /// Sets `Lambda-Runtime-Invoked-Function-Arn`.
+    pub fn function_arn(mut self, arn: impl Into<String>) -> Self {
+        self.function_arn = arn.into();
+        self
+    }
+
+    /// Sets the event's `Content-Type` (default `application/json`).
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = value.into();
+        self
+    }
+
+    /// Sets `Lambda-Runtime-Trace-Id`.
+    pub fn trace_id(mut self, value: impl Into<String>) -> Self {
+        self.trace_id = Some(value.into());
+        self
+    }
+
+    /// Sets `Lambda-Runtime-Client-Context` (a JSON string).
+    pub fn client_context(mut self, value: impl Into<String>) -> Self {
+        self.client_context = Some(value.into());
+        self
+    }
+
+    /// Sets `Lambda-Runtime-Cognito-Identity` (a JSON string).
+    pub fn cognito_identity(mut self, value: impl Into<String>) -> Self {
+        self.cognito_identity = Some(value.into());
+        self
+    }
+
+    /// Sets `Lambda-Runtime-Aws-Tenant-Id`.
+    pub fn tenant_id(mut self, value: impl Into<String>) -> Self {
+        self.tenant_id = Some(value.into());
+        self
+    }
+
+    /// Sets `Lambda-Runtime-Invocation-Id`.
+    pub fn invocation_id(mut self, value: impl Into<String>) -> Self {
+        self.invocation_id = Some(value.into());
+        self
+    }
+
+    /// Adds any other header to the `/next` reply.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The headers of the `/next` reply, with the deadline resolved now.
+    fn reply_headers(&self, request_id: &str) -> Vec<(String, String)> {
+        let mut h = vec![
+            ("Content-Type".to_string(), self.content_type.clone()),
+            ("Lambda-Runtime-Aws-Request-Id".to_string(), request_id.to_string()),
+            (
+                "Lambda-Runtime-Invoked-Function-Arn".to_string(),
+                self.function_arn.clone(),
+            ),
+        ];
+        let deadline = match self.deadline {
+            Deadline::Absent => None,
+            Deadline::After(d) => Some(now_epoch_ms() + d.as_millis() as u64),
+            Deadline::AtEpochMs(ms) => Some(ms),
+        };
+        if let Some(ms) = deadline {
+            h.push(("Lambda-Runtime-Deadline-Ms".to_string(), ms.to_string()));
+        }
+        let optional = [
+            ("Lambda-Runtime-Trace-Id", &self.trace_id),
+            ("Lambda-Runtime-Client-Context", &self.client_context),
+            ("Lambda-Runtime-Cognito-Identity", &self.cognito_identity),
+            ("Lambda-Runtime-Aws-Tenant-Id", &self.tenant_id),
+            ("Lambda-Runtime-Invocation-Id", &self.invocation_id),
+        ];
+        for (name, value) in optional {
+            if let Some(v) = value {
+                h.push((name.to_string(), v.clone()));
+            }
+        }
+        h.extend(self.extra_headers.iter().cloned());
+        h
+    }
+}
+
+/// Which endpoint an [`Answer`] was posted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// `POST /runtime/invocation/{id}/response`
+    Response,
+    /// `POST /runtime/invocation/{id}/error`
+    Error,
+}
+
+/// One `/response` or `/error` request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The request id from the path.
+    pub request_id: String,
+    /// Response or error.
+    pub kind: AnswerKind,
+    /// Request headers, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes (de-chunked).
+    pub body: Vec<u8>,
+    /// HTTP trailers of a chunked body.
+    pub trailers: Vec<(String, String)>,
+    /// Chunk arrival record of a chunked body (empty for a `Content-Length` body).
+    pub chunks: Vec<ChunkInfo>,
+    /// When the request head had arrived.
+    pub started: Instant,
+    /// When the whole body had arrived.
+    pub received: Instant,
+    /// The status the mock replied with.
+    pub status: u16,
+    /// Whether `/next` had handed this request id out before.
+    pub delivered: bool,
+}
+
+impl Answer {
+    /// A request header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        http::header(&self.headers, name)
+    }
+
+    /// A trailer, by case-insensitive name.
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        http::header(&self.trailers, name)
+    }
+
+    /// The body as (lossy) UTF-8 text.
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON; panics with the body text when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "answer to {} is not JSON ({e}): {:?}",
+                self.request_id,
+                truncate(&self.body_text(), 2000)
+            )
+        })
+    }
+
+    /// The body's `errorType` field, when the body is JSON with one.
+    pub fn error_type(&self) -> Option<String> {
+        json_str_field(&self.body, "errorType")
+    }
+
+    /// The body's `errorMessage` field, when the body is JSON with one.
+    pub fn error_message(&self) -> Option<String> {
+        json_str_field(&self.body, "errorMessage")
+    }
+
+    /// `Lambda-Runtime-Function-Error-Type` header.
+    pub fn error_type_header(&self) -> Option<&str> {
+        self.header("Lambda-Runtime-Function-Error-Type")
+    }
+}
+
+/// One `POST /runtime/init/error` as the mock received it.
+#[derive(Debug, Clone)]
+pub struct InitError {
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// When the whole body had arrived.
+    pub received: Instant,
+    /// The status the mock replied with.
+    pub status: u16,
+}
+
+impl InitError {
+    /// A request header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        http::header(&self.headers, name)
+    }
+
+    /// The body as (lossy) UTF-8 text.
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON; panics with the body text when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("init error body is not JSON ({e}): {:?}", self.body_text()))
+    }
+
+    /// The body's `errorType` field.
+    pub fn error_type(&self) -> Option<String> {
+        json_str_field(&self.body, "errorType")
+    }
+
+    /// The body's `errorMessage` field.
+    pub fn error_message(&self) -> Option<String> {
+        json_str_field(&self.body, "errorMessage")
+    }
+}
+
+/// An event handed out by `/next`.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Its request id.
+    pub request_id: String,
+    /// When the reply was written.
+    pub at: Instant,
+}
+
+fn json_str_field(body: &[u8], field: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get(field)?.as_str().map(str::to_string)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
+struct Queued {
+    request_id: String,
+    event: Event,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Queued>,
+    next_script: VecDeque<u16>,
+    status_for_id: HashMap<String, u16>,
+    status_every: Option<(usize, u16)>,
+    init_error_status: Option<u16>,
+    answers: Vec<Answer>,
+    init_errors: Vec<InitError>,
+    deliveries: Vec<Delivery>,
+    delivered_ids: HashSet<String>,
+    in_flight: HashSet<String>,
+    max_in_flight: usize,
+    parked: usize,
+    max_parked: usize,
+    next_calls: Vec<Instant>,
+    unexpected: Vec<String>,
+    connections: HashMap<u64, TcpStream>,
+    next_conn_id: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    stopping: AtomicBool,
+    prefix: String,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not make every later call panic too.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A mock of the Lambda Runtime API, listening on `127.0.0.1` on an ephemeral port.
+///
+/// - Queue events with [`queue`](Self::queue); a `GET /next` parks until one is queued.
+/// - Script failures with [`fail_next`](Self::fail_next), [`reply_to`](Self::reply_to),
+///   [`reply_every`](Self::reply_every) and [`reply_init_error`](Self::reply_init_error);
+///   everything else answers `202 {"status":"OK"}`.
+/// - Everything received is recorded: [`answers`](Self::answers),
+///   [`init_errors`](Self::init_errors), [`deliveries`](Self::deliveries), counters of parked
+///   and total `/next` calls, and the largest number of delivered-but-unanswered events.
+/// - Every `wait_for_*` method is bounded by a timeout and returns `Err` with a description of
+///   what it waited for and the mock's state.
+///
+/// Dropping the mock stops it; parked `/next` connections are closed.
+pub struct MockRuntimeApi {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockRuntimeApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockRuntimeApi")
+            .field("addr", &self.addr)
+            .field("prefix", &self.shared.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockRuntimeApi {
+    /// Starts a mock serving at the root path.
+    pub fn start() -> Self {
+        Self::with_prefix("")
+    }
+
+    /// Starts a mock whose endpoints live under a path prefix such as `/.rt`
+    /// (`/.rt/2018-06-01/runtime/invocation/next`). Requests outside it get 404 and are recorded
+    /// in [`unexpected_requests`](Self::unexpected_requests).
+    pub fn with_prefix(prefix: &str) -> Self {
+        let prefix = prefix.trim_end_matches('/').to_string();
+        assert!(
+            prefix.is_empty() || prefix.starts_with('/'),
+            "a path prefix starts with '/': {prefix:?}"
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            prefix,
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept = std::thread::Builder::new()
+            .name(format!("mock-accept-{}", addr.port()))
+            .spawn(move || accept_loop(&accept_shared, &listener))
+            .expect("spawn the mock's accept thread");
+        Self {
+            shared,
+            addr,
+            accept: Some(accept),
+        }
+    }
+
+    /// `127.0.0.1:PORT`, without the path prefix.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The value for `AWS_LAMBDA_RUNTIME_API`: `127.0.0.1:PORT` followed by the path prefix, if any.
+    pub fn runtime_api(&self) -> String {
+        format!("{}{}", self.addr, self.shared.prefix)
+    }
+
+    /// Queues an event; returns its request id. A parked `/next` takes it at once.
+    pub fn queue(&self, event: Event) -> String {
+        let request_id = event.request_id.clone().unwrap_or_else(|| {
+            format!(
+                "req-{}-{:06}",
+                self.addr.port(),
+                NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        let mut st = self.shared.lock();
+        st.queue.push_back(Queued {
+            request_id: request_id.clone(),
+            event,
+        });
+        drop(st);
+        self.shared.changed.notify_all();
+        request_id
+    }
+
+    /// Queues an event with this JSON body and default headers; returns its request id.
+    pub fn queue_json(&self, body: &serde_json::Value) -> String {
+        self.queue(Event::json(body))
+    }
+
+    /// The next `count` calls to `/next` are answered at once with `status` and an error body.
+    pub fn fail_next(&self, count: usize, status: u16) {
+        let mut st = self.shared.lock();
+        st.next_script.extend(std::iter::repeat(status).take(count));
+    }
+
+    /// Answers (`/response` or `/error`) for this request id are replied to with `status`.
+    pub fn reply_to(&self, request_id: &str, status: u16) {
+        self.shared.lock().status_for_id.insert(request_id.to_string(), status);
+    }
+
+    /// Every `n`th answer received from now on (counting all answers) is replied to with
+    /// `status`, unless a [`reply_to`](Self::reply_to) rule matches it.
+    pub fn reply_every(&self, n: usize, status: u16) {
+        assert!(n > 0, "reply_every needs n > 0");
+        self.shared.lock().status_every = Some((n, status));
+    }
+
+    /// `/init/error` is replied to with `status` (default 202).
+    pub fn reply_init_error(&self, status: u16) {
+        self.shared.lock().init_error_status = Some(status);
+    }
+
+    /// Every answer received so far, in arrival order.
+    pub fn answers(&self) -> Vec<Answer> {
+        self.shared.lock().answers.clone()
+    }
+
+    /// Every answer received so far for one request id.
+    pub fn answers_for(&self, request_id: &str) -> Vec<Answer> {
+        self.shared
+            .lock()
+            .answers
+            .iter()
+            .filter(|a| a.request_id == request_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Every `/init/error` received so far.
+    pub fn init_errors(&self) -> Vec<InitError> {
+        self.shared.lock().init_errors.clone()
+    }
+
+    /// Every event handed out by `/next` so far, in order.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.lock().deliveries.clone()
+    }
+
+    /// When each `/next` call arrived (scripted failures included).
+    pub fn next_call_times(&self) -> Vec<Instant> {
+        self.shared.lock().next_calls.clone()
+    }
+
+    /// Requests that matched no endpoint (`METHOD path`).
+    pub fn unexpected_requests(&self) -> Vec<String> {
+        self.shared.lock().unexpected.clone()
+    }
+
+    /// `/next` calls parked right now.
+    pub fn parked(&self) -> usize {
+        self.shared.lock().parked
+    }
+
+    /// The most `/next` calls ever parked at once.
+    pub fn max_parked(&self) -> usize {
+        self.shared.lock().max_parked
+    }
+
+    /// Total `/next` calls received (scripted failures included).
+    pub fn next_calls(&self) -> usize {
+        self.shared.lock().next_calls.len()
+    }
+
+    /// Events queued and not yet handed out.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
+    /// The most events ever delivered and not yet answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.lock().max_in_flight
+    }
+
+    /// Delivered events not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.shared.lock().in_flight.len()
+    }
+
+    /// Waits until at least `n` answers have arrived; returns all answers so far.
+    pub fn wait_for_answers(&self, n: usize, timeout: Duration) -> Result<Vec<Answer>, String> {
+        self.wait(&format!("{n} answers"), timeout, |st| {
+            (st.answers.len() >= n).then(|| st.answers.clone())
+        })
+    }
+
+    /// Waits for the first answer to `request_id`.
+    pub fn wait_for_answer(&self, request_id: &str, timeout: Duration) -> Result<Answer, String> {
+        self.wait(&format!("an answer to {request_id}"), timeout, |st| {
+            st.answers.iter().find(|a| a.request_id == request_id).cloned()
+        })
+    }
+
+    /// Waits until at least `n` `/next` calls are parked at the same time.
+    pub fn wait_for_parked(&self, n: usize, timeout: Duration) -> Result<(), String> {
+        self.wait(&format!("{n} parked /next"), timeout, |st| {
+            (st.parked >= n).then_some(())
+        })
+    }
+
+    /// Waits until at least `n` `/next` calls have arrived in total.
+    pub fn wait_for_next_calls(&self, n: usize, timeout: Duration) -> Result<(), String> {
+        self.wait(&format!("{n} /next calls"), timeout, |st| {
+            (st.next_calls.len() >= n).then_some(())
+        })
+    }
+
+    /// Waits until at least `n` events have been handed out.
+    pub fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Result<(), String> {
+        self.wait(&format!("{n} deliveries"), timeout, |st| {
+            (st.deliveries.len() >= n).then_some(())
+        })
+    }
+
+    /// Waits until at least `n` init errors have arrived; returns them.
+    pub fn wait_for_init_errors(&self, n: usize, timeout: Duration) -> Result<Vec<InitError>, String> {
+        self.wait(&format!("{n} init errors"), timeout, |st| {
+            (st.init_errors.len() >= n).then(|| st.init_errors.clone())
+        })
+    }
+
+    /// A one-paragraph summary of the mock's state, for failure messages.
+    pub fn describe(&self) -> String {
+        describe(&self.shared.lock(), &self.runtime_api())
+    }
+
+    fn wait<T>(&self, what: &str, timeout: Duration, mut ready: impl FnMut(&State) -> Option<T>) -> Result<T, String> {
+        let end = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(v) = ready(&st) {
+                return Ok(v);
+            }
+            let now = Instant::now();
+            if now >= end {
+                return Err(format!(
+                    "timed out after {timeout:?} waiting for {what}; {}",
+                    describe(&st, &self.runtime_api())
+                ));
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, end - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+fn describe(st: &State, api: &str) -> String {
+    let mut s = format!(
+        "mock {api}: {} queued, {} parked now (max {}), {} /next calls, {} delivered, {} in flight \
+         (max {}), {} answers, {} init errors",
+        st.queue.len(),
+        st.parked,
+        st.max_parked,
+        st.next_calls.len(),
+        st.deliveries.len(),
+        st.in_flight.len(),
+        st.max_in_flight,
+        st.answers.len(),
+        st.init_errors.len()
+    );
+    for a in st.answers.iter().rev().take(5).rev() {
+        let _ = write!(
+            s,
+            "\n  answer {:?} {} (replied {}): {}",
+            a.kind,
+            a.request_id,
+            a.status,
+            truncate(&a.body_text(), 300)
+        );
+    }
+    for e in &st.init_errors {
+        let _ = write!(s, "\n  init error: {}", truncate(&e.body_text(), 300));
+    }
+    if !st.unexpected.is_empty() {
+        let _ = write!(s, "\n  unexpected requests: {:?}", st.unexpected);
+    }
+    s
+}
+
+impl Drop for MockRuntimeApi {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        let connections: Vec<TcpStream> = {
+            let mut st = self.shared.lock();
+            st.connections.drain().map(|(_, c)| c).collect()
+        };
+        self.shared.changed.notify_all();
+        for c in connections {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+        // Wake the accept loop so that it sees `stopping`.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        let conn_shared = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("mock-conn".to_string())
+            .spawn(move || serve_connection(&conn_shared, stream));
+        if spawned.is_err() {
+            // Out of threads: the dropped stream closes the connection.
+            continue;
+        }
+    }
+}
+
+fn serve_connection(shared: &Shared, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let (Ok(mut writer), Ok(registered)) = (stream.try_clone(), stream.try_clone()) else {
+        return;
+    };
+    let conn_id = {
+        let mut st = shared.lock();
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        st.next_conn_id += 1;
+        let id = st.next_conn_id;
+        st.connections.insert(id, registered);
+        id
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        if shared.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let head = match http::read_head(&mut reader) {
+            Ok(Some(head)) => head,
+            Ok(None) | Err(_) => break,
+        };
+        if head.expects_continue() && io::Write::write_all(&mut writer, b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+            break;
+        }
+        let keep_alive = match handle_request(shared, &mut reader, &mut writer, &head) {
+            Ok(keep) => keep && !head.wants_close(),
+            Err(_) => false,
+        };
+        if !keep_alive {
+            break;
+        }
+    }
+    let _ = writer.shutdown(Shutdown::Both);
+    shared.lock().connections.remove(&conn_id);
+}
+
+fn json_reply(writer: &mut TcpStream, status: u16, body: &serde_json::Value, close: bool) -> io::Result<()> {
+    let headers = [("Content-Type".to_string(), "application/json".to_string())];
+    http::write_response(writer, status, &headers, body.to_string().as_bytes(), close)
+}
+
+fn error_type_for(status: u16) -> &'static str {
+    match status {
+        400 => "InvalidRequestID",
+        403 => "InvalidStateTransition",
+        404 => "NotFound",
+        410 => "InvokeTimeout",
+        413 => "RequestEntityTooLarge",
+        500 => "ServiceException",
+        _ => "MockError",
+    }
+}
+
+fn reply_status(writer: &mut TcpStream, status: u16) -> io::Result<()> {
+    if (200..300).contains(&status) {
+        json_reply(writer, status, &serde_json::json!({"status": "OK"}), false)
+    } else {
+        json_reply(
+            writer,
+            status,
+            &serde_json::json!({
+                "errorMessage": format!("mock runtime API replied {status}"),
+                "errorType": error_type_for(status),
+            }),
+            false,
+        )
+    }
+}
+
+/// Handles one request; `Ok(false)` closes the connection.
+fn handle_request(
+    shared: &Shared,
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+    head: &Head,
+) -> io::Result<bool> {
+    let body = http::read_body(reader, head)?;
+    let route = head
+        .path
+        .strip_prefix(shared.prefix.as_str())
+        .and_then(|p| p.strip_prefix(API_VERSION))
+        .and_then(|p| p.strip_prefix("/runtime/"));
+    let method = head.method.as_str();
+    match (method, route) {
+        ("GET", Some("invocation/next")) => serve_next(shared, reader, writer),
+        ("POST", Some("init/error")) => {
+            let status = {
+                let mut st = shared.lock();
+                let status = st.init_error_status.unwrap_or(202);
+                st.init_errors.push(InitError {
+                    headers: head.headers.clone(),
+                    body: body.bytes,
+                    received: Instant::now(),
+                    status,
+                });
+                status
+            };
+            shared.changed.notify_all();
+            reply_status(writer, status)?;
+            Ok(true)
+        }
+        ("POST", Some(rest)) if rest.starts_with("invocation/") => {
+            let rest = &rest["invocation/".len()..];
+            let (id, kind) = if let Some(id) = rest.strip_suffix("/response") {
+                (id, AnswerKind::Response)
+            } else if let Some(id) = rest.strip_suffix("/error") {
+                (id, AnswerKind::Error)
+            } else {
+                return not_found(shared, writer, head);
+            };
+            if id.is_empty() || id.contains('/') {
+                return not_found(shared, writer, head);
+            }
+            let received = Instant::now();
+            let status = {
+                let mut st = shared.lock();
+                let count = st.answers.len() + 1;
+                let status = st
+                    .status_for_id
+                    .get(id)
+                    .copied()
+                    .unwrap_or_else(|| match st.status_every {
+                        Some((n, s)) if count % n == 0 => s,
+                        _ => 202,
+                    });
+                let delivered = st.delivered_ids.contains(id);
+                st.in_flight.remove(id);
+                st.answers.push(Answer {
+                    request_id: id.to_string(),
+                    kind,
+                    headers: head.headers.clone(),
+                    body: body.bytes,
+                    trailers: body.trailers,
+                    chunks: body.chunks,
+                    started: head.started,
+                    received,
+                    status,
+                    delivered,
+                });
+                status
+            };
+            shared.changed.notify_all();
+            reply_status(writer, status)?;
+            Ok(true)
+        }
+        _ => not_found(shared, writer, head),
+    }
+}
+
+fn not_found(shared: &Shared, writer: &mut TcpStream, head: &Head) -> io::Result<bool> {
+    shared.lock().unexpected.push(format!("{} {}", head.method, head.path));
+    shared.changed.notify_all();
+    json_reply(
+        writer,
+        404,
+        &serde_json::json!({"errorMessage": "no such endpoint", "errorType": "NotFound"}),
+        false,
+    )?;
+    Ok(true)
+}
+
+/// Whether the client of a parked request is still connected.
+fn client_alive(reader: &BufReader<TcpStream>) -> bool {
+    if !reader.buffer().is_empty() {
+        return true;
+    }
+    let sock = reader.get_ref();
+    if sock.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut probe = [0u8; 1];
+    let alive = match sock.peek(&mut probe) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted,
+    };
+    sock.set_nonblocking(false).is_ok() && alive
+}
+
+fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpStream) -> io::Result<bool> {
+    let mut st = shared.lock();
+    st.next_calls.push(Instant::now());
+    if let Some(status) = st.next_script.pop_front() {
+        drop(st);
+        shared.changed.notify_all();
+        json_reply(
+            writer,
+            status,
+            &serde_json::json!({
+                "errorMessage": format!("scripted /next failure {status}"),
+                "errorType": error_type_for(status),
+            }),
+            false,
+        )?;
+        return Ok(true);
+    }
+    st.parked += 1;
+    st.max_parked = st.max_parked.max(st.parked);
+    shared.changed.notify_all();
+    let queued = loop {
+        if shared.stopping.load(Ordering::SeqCst) || !client_alive(reader) {
+            st.parked -= 1;
+            drop(st);
+            shared.changed.notify_all();
+            return Ok(false);
+        }
+        if let Some(q) = st.queue.pop_front() {
+            st.parked -= 1;
+            st.deliveries.push(Delivery {
+                request_id: q.request_id.clone(),
+                at: Instant::now(),
+            });
+            st.delivered_ids.insert(q.request_id.clone());
+            st.in_flight.insert(q.request_id.clone());
+            st.max_in_flight = st.max_in_flight.max(st.in_flight.len());
+            break q;
+        }
+        st = shared
+            .changed
+            .wait_timeout(st, PARK_POLL)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    };
+    drop(st);
+    shared.changed.notify_all();
+    let headers = queued.event.reply_headers(&queued.request_id);
+    let written = http::write_response(writer, 200, &headers, &queued.event.body, false);
+    if written.is_err() {
+        // Not delivered after all: put it back for the next poller.
+        let mut st = shared.lock();
+        if let Some(pos) = st.deliveries.iter().rposition(|d| d.request_id == queued.request_id) {
+            st.deliveries.remove(pos);
+        }
+        st.delivered_ids.remove(&queued.request_id);
+        st.in_flight.remove(&queued.request_id);
+        st.queue.push_front(queued);
+        drop(st);
+        shared.changed.notify_all();
+    }
+    written.map(|()| true)
+}
