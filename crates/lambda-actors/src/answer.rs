@@ -125,7 +125,9 @@ impl Answer {
     /// `POST /response`.
     pub(crate) async fn respond(&self, body: Bytes, content_type: &str) -> Result<(), AnswerError> {
         self.claim()?;
-        ArbiterLocal::current()
+        let local = ArbiterLocal::current();
+        local.stats.borrow_mut().bytes_out += body.len() as u64;
+        local
             .client
             .respond(&self.0.request_id, self.0.invocation_id.as_deref(), content_type, body)
             .await

@@ -3,11 +3,12 @@
 use crate::answer::Answer;
 use crate::handler::{Reply, Service};
 use crate::panic::CatchUnwind;
+use crate::shared::ArbiterLocal;
 use crate::{Context, Error};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 /// Builds a service on the arbiter that will run it (so it needs neither `Send` nor `Sync`).
@@ -24,7 +25,14 @@ pub(crate) struct Invoke {
 }
 
 impl Message for Invoke {
-    type Result = Outcome;
+    type Result = Invoked;
+}
+
+/// The outcome, and how long the user's code ran.
+#[derive(Debug)]
+pub(crate) struct Invoked {
+    pub(crate) outcome: Outcome,
+    pub(crate) handler_time: Duration,
 }
 
 /// How an invocation ended, from the handler actor's side.
@@ -59,6 +67,7 @@ impl<S: Service> HandlerActor<S> {
     }
 
     fn rebuild(&mut self) -> Result<Box<S>, Error> {
+        ArbiterLocal::count(|w| w.restarts += 1);
         (self.factory)()
             .map(Box::new)
             .inspect_err(|e| tracing::error!("cannot rebuild the handler: {e}"))
@@ -74,12 +83,17 @@ impl<S: Service> Actor for HandlerActor<S> {
 }
 
 impl<S: Service> Handler<Invoke> for HandlerActor<S> {
-    type Result = ResponseActFuture<Self, Outcome>;
+    type Result = ResponseActFuture<Self, Invoked>;
 
     fn handle(&mut self, msg: Invoke, _: &mut Self::Context) -> Self::Result {
         let mut service = match self.service.take().map_or_else(|| self.rebuild(), Ok) {
             Ok(s) => s,
-            Err(e) => return Box::pin(actix::fut::ready(Outcome::Unavailable(e))),
+            Err(e) => {
+                return Box::pin(actix::fut::ready(Invoked {
+                    outcome: Outcome::Unavailable(e),
+                    handler_time: Duration::ZERO,
+                }))
+            }
         };
         let Invoke {
             event,
@@ -95,25 +109,30 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
             }
             .instrument(span),
         ));
+        let started = Instant::now();
         let timed = async move {
             match reclaim_at {
                 Some(at) => tokio::time::timeout_at(at.into(), run).await.ok(),
                 None => Some(run.await),
             }
         };
-        Box::pin(timed.into_actor(self).map(|ended, act, _| match ended {
-            Some(Ok((service, result))) => {
-                act.service = Some(service);
-                Outcome::Done(result)
-            }
-            Some(Err(panic)) => {
-                act.service = act.rebuild().ok();
-                Outcome::Panicked(panic)
-            }
-            None => {
-                act.service = act.rebuild().ok();
-                Outcome::TimedOut
-            }
+        Box::pin(timed.into_actor(self).map(move |ended, act, _| {
+            let handler_time = started.elapsed();
+            let outcome = match ended {
+                Some(Ok((service, result))) => {
+                    act.service = Some(service);
+                    Outcome::Done(result)
+                }
+                Some(Err(panic)) => {
+                    act.service = act.rebuild().ok();
+                    Outcome::Panicked(panic)
+                }
+                None => {
+                    act.service = act.rebuild().ok();
+                    Outcome::TimedOut
+                }
+            };
+            Invoked { outcome, handler_time }
         }))
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod handler;
 mod handler_actor;
 mod logging;
+mod metrics;
 mod panic;
 mod poller;
 mod pool;

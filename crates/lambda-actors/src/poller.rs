@@ -3,7 +3,7 @@
 
 use crate::answer::{Answer, AnswerError, AnswerState};
 use crate::handler::Reply;
-use crate::handler_actor::{Invoke, Outcome};
+use crate::handler_actor::{Invoke, Invoked, Outcome};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::{Fatal, PollerDied, Supervisor};
 use crate::{Context, Error, RuntimeError};
@@ -149,7 +149,9 @@ impl Drop for InFlight<'_> {
 }
 
 async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::Lease, event: NextEvent) {
+    let received = Instant::now();
     let NextEvent { meta, body } = event;
+    let bytes_in = body.len() as u64;
     let span = tracing::info_span!(
         target: "lambda_actors::invocation",
         parent: None,
@@ -185,15 +187,33 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::
             span: span.clone(),
         })
         .await;
-    let outcome = sent.unwrap_or_else(|e| {
+    let Invoked { outcome, handler_time } = sent.unwrap_or_else(|e| {
         lease.replace((local.respawn)());
-        Outcome::Unavailable(Error::new(
-            "Runtime.HandlerUnavailable",
-            format!("the handler actor stopped before answering: {e}"),
-        ))
+        Invoked {
+            outcome: Outcome::Unavailable(Error::new(
+                "Runtime.HandlerUnavailable",
+                format!("the handler actor stopped before answering: {e}"),
+            )),
+            handler_time: Duration::ZERO,
+        }
     });
+    let (errors, panics, timeouts) = match &outcome {
+        Outcome::Done(Ok(_)) => (0, 0, 0),
+        Outcome::Done(Err(_)) | Outcome::Unavailable(_) => (1, 0, 0),
+        Outcome::Panicked(_) => (1, 1, 0),
+        Outcome::TimedOut => (1, 0, 1),
+    };
     finish(&answer, outcome).instrument(span).await;
     drop(in_flight);
+    let overhead = received.elapsed().saturating_sub(handler_time);
+    let mut w = local.stats.borrow_mut();
+    w.invocations += 1;
+    w.errors += errors;
+    w.panics += panics;
+    w.timeouts += timeouts;
+    w.bytes_in += bytes_in;
+    w.handler_us.record(handler_time.as_micros() as u64);
+    w.overhead_us.record(overhead.as_micros() as u64);
 }
 
 /// Gives the invocation its one answer, according to how the handler ended.

@@ -34,7 +34,12 @@ impl HandlerPool {
             Some(h) => h,
             None => {
                 let (tx, rx) = oneshot::channel();
-                self.waiters.borrow_mut().push_back(tx);
+                let queued = {
+                    let mut waiters = self.waiters.borrow_mut();
+                    waiters.push_back(tx);
+                    waiters.len() as u64
+                };
+                crate::shared::ArbiterLocal::count(|w| w.max_pool_queue = w.max_pool_queue.max(queued));
                 rx.await.expect("the pool outlives every lease and waiter")
             }
         };
@@ -94,7 +99,7 @@ impl Drop for Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler_actor::Outcome;
+    use crate::handler_actor::{Invoked, Outcome};
     use actix::prelude::*;
 
     struct Dummy;
@@ -104,7 +109,10 @@ mod tests {
     impl Handler<Invoke> for Dummy {
         type Result = MessageResult<Invoke>;
         fn handle(&mut self, _: Invoke, _: &mut Self::Context) -> Self::Result {
-            MessageResult(Outcome::TimedOut)
+            MessageResult(Invoked {
+                outcome: Outcome::TimedOut,
+                handler_time: std::time::Duration::ZERO,
+            })
         }
     }
 

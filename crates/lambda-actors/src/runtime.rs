@@ -260,7 +260,9 @@ async fn start_local_server(config: &Config, example_event: &str) -> Result<(End
         timeout: config.local.timeout,
         function_name: config.function.name.clone().unwrap_or_else(|| "function".to_owned()),
     };
-    let server = lambda_actors_local::start(local).await.map_err(|e| RuntimeError::config(e.to_string()))?;
+    let server = lambda_actors_local::start(local)
+        .await
+        .map_err(|e| RuntimeError::config(e.to_string()))?;
     let endpoint = Endpoint::parse(&server.runtime_api()).map_err(|e| RuntimeError::config(e.to_string()))?;
     tracing::info!(
         "AWS_LAMBDA_RUNTIME_API is not set: serving the function locally at {}; try: {}",
@@ -359,6 +361,7 @@ fn build_arbiter<Svc: Service>(
         client: Rc::new(RuntimeClient::new(endpoint)),
         pool: HandlerPool::new(pool),
         respawn: Box::new(move || HandlerActor::new(None, factory.clone(), capacity).start().recipient()),
+        stats: Default::default(),
     });
     Ok(())
 }

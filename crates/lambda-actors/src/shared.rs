@@ -2,6 +2,7 @@
 
 use crate::config::{Config, FunctionInfo};
 use crate::handler_actor::Invoke;
+use crate::metrics::Window;
 use crate::pool::HandlerPool;
 use actix::Recipient;
 use lambda_actors_api::RuntimeClient;
@@ -9,7 +10,7 @@ use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use tokio::sync::Notify;
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     drain: Notify,
     pub(crate) in_flight: AtomicUsize,
     pub(crate) pollers_alive: AtomicUsize,
+    /// Pollers restarted by the supervisor (counted there, off the hot path).
+    pub(crate) poller_restarts: AtomicU64,
 }
 
 impl Shared {
@@ -35,6 +38,7 @@ impl Shared {
             drain: Notify::new(),
             in_flight: AtomicUsize::new(0),
             pollers_alive: AtomicUsize::new(0),
+            poller_restarts: AtomicU64::new(0),
         })
     }
 
@@ -85,6 +89,8 @@ pub(crate) struct ArbiterLocal {
     pub(crate) pool: Rc<HandlerPool>,
     /// Starts a fresh handler actor on this arbiter (its handler is built on first use).
     pub(crate) respawn: Box<dyn Fn() -> Recipient<Invoke>>,
+    /// This arbiter's metrics since the last summary.
+    pub(crate) stats: RefCell<Window>,
 }
 
 thread_local! {
@@ -98,8 +104,17 @@ impl ArbiterLocal {
 
     /// This arbiter's state; installed before any poller starts here.
     pub(crate) fn current() -> Rc<ArbiterLocal> {
-        LOCAL
-            .with(|l| l.borrow().clone())
-            .expect("pollers start only on arbiters the runtime set up")
+        Self::try_current().expect("pollers start only on arbiters the runtime set up")
+    }
+
+    pub(crate) fn try_current() -> Option<Rc<ArbiterLocal>> {
+        LOCAL.with(|l| l.borrow().clone())
+    }
+
+    /// Counts into this arbiter's metrics window (no-op off the runtime's arbiters).
+    pub(crate) fn count(f: impl FnOnce(&mut Window)) {
+        if let Some(local) = Self::try_current() {
+            f(&mut local.stats.borrow_mut());
+        }
     }
 }

@@ -198,6 +198,7 @@ impl ResponseStream {
         let len = data.len() as u64;
         self.send(Command::Write(data)).await?;
         self.bytes += len;
+        ArbiterLocal::count(|w| w.bytes_out += len);
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! The supervisor actor: restarts what dies, turns signals into a drain, ends the process.
 
+use crate::metrics::{Gauges, Summary, Window};
 use crate::poller::Poller;
-use crate::shared::Shared;
+use crate::shared::{ArbiterLocal, Shared};
 use crate::RuntimeError;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
@@ -38,7 +39,9 @@ pub(crate) struct Supervisor {
     shared: Arc<Shared>,
     arbiters: Vec<ArbiterHandle>,
     exit: Option<oneshot::Sender<Result<(), RuntimeError>>>,
+    exiting: bool,
     signals: u32,
+    last_summary: Instant,
 }
 
 impl Supervisor {
@@ -51,7 +54,9 @@ impl Supervisor {
             shared,
             arbiters,
             exit: Some(exit),
+            exiting: false,
             signals: 0,
+            last_summary: Instant::now(),
         }
     }
 
@@ -60,11 +65,64 @@ impl Supervisor {
         &arbiters[slot % arbiters.len()]
     }
 
-    fn exit(&mut self, result: Result<(), RuntimeError>) {
-        self.shared.stop();
-        if let Some(tx) = self.exit.take() {
-            let _ = tx.send(result);
+    /// Ends the process: the last metrics summary, then the exit status to `run`.
+    fn exit(&mut self, result: Result<(), RuntimeError>, ctx: &mut Context<Self>) {
+        if std::mem::replace(&mut self.exiting, true) {
+            return;
         }
+        self.shared.stop();
+        let summary = self.shared.config.metrics_interval.is_some().then(|| self.collect());
+        let finish = async move {
+            match summary {
+                Some(collect) => Some(collect.await),
+                None => None,
+            }
+        };
+        ctx.spawn(finish.into_actor(self).map(move |window, act, _| {
+            if let Some(window) = window {
+                act.emit(window);
+            }
+            if let Some(tx) = act.exit.take() {
+                let _ = tx.send(result);
+            }
+        }));
+    }
+
+    /// Takes (and resets) every arbiter's metrics window, merged.
+    fn collect(&self) -> impl std::future::Future<Output = Window> {
+        let windows: Vec<_> = self
+            .arbiters
+            .iter()
+            .map(|arbiter| {
+                let (tx, rx) = oneshot::channel();
+                arbiter.spawn_fn(move || {
+                    let window = ArbiterLocal::try_current().map(|l| std::mem::take(&mut *l.stats.borrow_mut()));
+                    let _ = tx.send(window.unwrap_or_default());
+                });
+                rx
+            })
+            .collect();
+        async move {
+            let mut total = Window::default();
+            for rx in windows {
+                if let Ok(w) = rx.await {
+                    total.merge(&w);
+                }
+            }
+            total
+        }
+    }
+
+    fn emit(&mut self, mut window: Window) {
+        window.restarts += self.shared.poller_restarts.swap(0, Ordering::Relaxed);
+        let gauges = Gauges {
+            num_pollers: self.shared.config.mode.concurrency() as u64,
+            num_pollers_alive: self.shared.pollers_alive.load(Ordering::Relaxed) as u64,
+            num_busy_handlers: self.shared.in_flight.load(Ordering::Relaxed) as u64,
+        };
+        let interval = std::mem::replace(&mut self.last_summary, Instant::now()).elapsed();
+        let config = &self.shared.config;
+        Summary::new(&window, &gauges, interval).emit(config.metrics_format, config.function.name.as_deref());
     }
 }
 
@@ -99,17 +157,20 @@ impl Actor for Supervisor {
                 }
             });
         }
-        #[cfg(not(unix))]
-        let _ = ctx;
+        if let Some(interval) = self.shared.config.metrics_interval {
+            ctx.run_interval(interval, |act, ctx| {
+                ctx.spawn(act.collect().into_actor(act).map(|window, act, _| act.emit(window)));
+            });
+        }
     }
 }
 
 impl Handler<Fatal> for Supervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: Fatal, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Fatal, ctx: &mut Self::Context) {
         tracing::error!("{}", msg.0);
-        self.exit(Err(msg.0));
+        self.exit(Err(msg.0), ctx);
     }
 }
 
@@ -120,6 +181,7 @@ impl Handler<PollerDied> for Supervisor {
         if self.shared.is_stopping() {
             return;
         }
+        self.shared.poller_restarts.fetch_add(1, Ordering::Relaxed);
         tracing::error!(slot = msg.slot, "poller stopped unexpectedly; restarting it");
         let (shared, supervisor, slot) = (self.shared.clone(), ctx.address(), msg.slot);
         Self::arbiter_of(&self.arbiters, slot).spawn_fn(move || {
@@ -145,13 +207,13 @@ impl Handler<Signal> for Supervisor {
         );
         self.shared.start_drain();
         let until = Instant::now() + grace;
-        ctx.run_interval(Duration::from_millis(10), move |act, _| {
+        ctx.run_interval(Duration::from_millis(10), move |act, ctx| {
             let in_flight = act.shared.in_flight.load(Ordering::SeqCst);
             if in_flight == 0 || Instant::now() >= until {
                 if in_flight > 0 {
                     tracing::warn!(in_flight, "shutdown grace over with invocations still running");
                 }
-                act.exit(Ok(()));
+                act.exit(Ok(()), ctx);
             }
         });
     }
