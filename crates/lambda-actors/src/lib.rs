@@ -16,6 +16,8 @@ mod runtime;
 mod shared;
 pub mod stream;
 mod supervisor;
+#[cfg(feature = "local-server")]
+pub mod testing;
 mod writer;
 
 pub use bytes::Bytes;
@@ -23,7 +25,7 @@ pub use config::{Config, ConfigError, Mode};
 pub use context::{CognitoIdentity, Context};
 pub use error::{Error, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};
-pub use runtime::Runtime;
+pub use runtime::{Runtime, RuntimeHandle, Started};
 pub use stream::ResponseStream;
 pub use writer::{ResponseHandler, ResponseWriter};
 

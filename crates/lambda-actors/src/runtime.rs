@@ -52,15 +52,44 @@ type InitFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>>>>;
 pub struct Runtime<S = ()> {
     init: Box<dyn FnOnce() -> InitFuture<S>>,
     config: Option<Config>,
+    options: Options,
+}
+
+/// Start-up options that are not configuration.
+struct Options {
     logging: bool,
     example_event: &'static str,
+    on_started: Option<Box<dyn FnOnce(Started) + Send>>,
+}
+
+/// What [`Runtime::on_started`] gets once every slot is polling.
+#[derive(Debug)]
+pub struct Started {
+    /// The local server's invoke URL, when the runtime serves the function locally.
+    pub invoke_url: Option<String>,
+    /// Stops the runtime gracefully from any thread.
+    pub handle: RuntimeHandle,
+}
+
+/// Stops a running runtime from any thread, like SIGTERM: polling stops, in-flight
+/// invocations finish (within `LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`), then `run` returns `Ok`.
+#[derive(Debug, Clone)]
+pub struct RuntimeHandle {
+    supervisor: Addr<Supervisor>,
+}
+
+impl RuntimeHandle {
+    /// Starts the graceful shutdown.
+    pub fn shutdown(&self) {
+        self.supervisor.do_send(crate::supervisor::Shutdown);
+    }
 }
 
 impl<S> std::fmt::Debug for Runtime<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("config", &self.config)
-            .field("logging", &self.logging)
+            .field("logging", &self.options.logging)
             .finish()
     }
 }
@@ -77,8 +106,11 @@ impl Runtime<()> {
         Self {
             init: Box::new(|| Box::pin(async { Ok(()) })),
             config: None,
-            logging: true,
-            example_event: "{}",
+            options: Options {
+                logging: true,
+                example_event: "{}",
+                on_started: None,
+            },
         }
     }
 }
@@ -95,8 +127,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         Runtime {
             init: Box::new(move || Box::pin(init())),
             config: self.config,
-            logging: self.logging,
-            example_event: self.example_event,
+            options: self.options,
         }
     }
 
@@ -108,14 +139,21 @@ impl<S: Send + Sync + 'static> Runtime<S> {
 
     /// The event shown in the ready-to-paste `curl` command the local server logs at start.
     pub fn example_event(mut self, event: &'static str) -> Self {
-        self.example_event = event;
+        self.options.example_event = event;
+        self
+    }
+
+    /// Calls `f` once every slot is polling, with the local server's URL (if any) and a
+    /// handle that stops the runtime. The test kit uses it; so can embedders.
+    pub fn on_started(mut self, f: impl FnOnce(Started) + Send + 'static) -> Self {
+        self.options.on_started = Some(Box::new(f));
         self
     }
 
     /// Leaves logging to you: the runtime installs no `tracing` subscriber. (It also installs
     /// none when a global one is already set.)
     pub fn without_logging(mut self) -> Self {
-        self.logging = false;
+        self.options.logging = false;
         self
     }
 
@@ -168,7 +206,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             None => Config::from_env(),
         };
         let system = actix_rt::System::new();
-        let result = system.block_on(start(config, self.logging, self.example_event, self.init, factory));
+        let result = system.block_on(start(config, self.options, self.init, factory));
         if let Err(e) = &result {
             eprintln!("lambda-actors: {e}");
         }
@@ -178,8 +216,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
 
 async fn start<S, Svc, F>(
     config: Result<Config, ConfigError>,
-    logging: bool,
-    example_event: &'static str,
+    mut options: Options,
     init: Box<dyn FnOnce() -> InitFuture<S>>,
     factory: F,
 ) -> Result<(), RuntimeError>
@@ -191,7 +228,7 @@ where
     let config = match config {
         Ok(c) => c,
         Err(e) => {
-            if logging {
+            if options.logging {
                 logging::init_default();
             }
             tracing::error!("{e}");
@@ -201,7 +238,7 @@ where
             return Err(RuntimeError::config(e.to_string()));
         }
     };
-    if logging {
+    if options.logging {
         logging::init(config.log_format, &config.log_filter);
     }
     for warning in &config.warnings {
@@ -210,7 +247,7 @@ where
     let (endpoint, _local_server) = match &config.runtime_api {
         Some(e) => (e.clone(), None),
         None => {
-            let server = start_local_server(&config, example_event).await?;
+            let server = start_local_server(&config, options.example_event).await?;
             (server.0, Some(server.1))
         }
     };
@@ -234,7 +271,15 @@ where
         .chain(spawned.iter().map(Arbiter::handle))
         .collect();
 
-    let result = run_slots(&config, &endpoint, &shared, &arbiters, factory, slots).await;
+    #[cfg(feature = "local-server")]
+    let invoke_url = _local_server.as_ref().map(lambda_actors_local::LocalServer::invoke_url);
+    #[cfg(not(feature = "local-server"))]
+    let invoke_url = None;
+    let on_started = options
+        .on_started
+        .take()
+        .map(|f| move |handle| f(Started { invoke_url, handle }));
+    let result = run_slots(&config, &endpoint, &shared, &arbiters, factory, slots, on_started).await;
     for arbiter in &spawned {
         arbiter.stop();
     }
@@ -288,6 +333,7 @@ async fn run_slots<Svc: Service>(
     arbiters: &[ArbiterHandle],
     factory: Factory<Svc>,
     slots: usize,
+    on_started: Option<impl FnOnce(RuntimeHandle)>,
 ) -> Result<(), RuntimeError> {
     // Phase 1: every handler is built before any poller asks for an event, so a factory
     // failure is an init error with no event taken.
@@ -336,6 +382,9 @@ async fn run_slots<Svc: Service>(
         "lambda-actors {} started",
         env!("CARGO_PKG_VERSION"),
     );
+    if let Some(f) = on_started {
+        f(RuntimeHandle { supervisor });
+    }
     exit_rx
         .await
         .unwrap_or_else(|_| Err(RuntimeError::api("the supervisor stopped without an exit status")))

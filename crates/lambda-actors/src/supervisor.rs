@@ -27,6 +27,13 @@ impl Message for PollerDied {
     type Result = ();
 }
 
+/// Stop like SIGTERM, asked by a [`crate::RuntimeHandle`].
+pub(crate) struct Shutdown;
+
+impl Message for Shutdown {
+    type Result = ();
+}
+
 struct Signal(&'static str, i32);
 
 impl Message for Signal {
@@ -199,10 +206,27 @@ impl Handler<Signal> for Supervisor {
             tracing::warn!("{name} received again: exiting now");
             std::process::exit(128 + number);
         }
+        self.drain(&format!("{name} received"), ctx);
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        if !self.shared.is_draining() {
+            self.drain("shutdown requested", ctx);
+        }
+    }
+}
+
+impl Supervisor {
+    /// Stops polling, waits for in-flight invocations (up to the grace), then exits `Ok`.
+    fn drain(&mut self, why: &str, ctx: &mut Context<Self>) {
         let grace = self.shared.config.shutdown_grace;
         tracing::info!(
             in_flight = self.shared.in_flight.load(Ordering::SeqCst),
-            "{name} received: stopped polling, letting in-flight invocations finish (up to {} ms)",
+            "{why}: stopped polling, letting in-flight invocations finish (up to {} ms)",
             grace.as_millis()
         );
         self.shared.start_drain();
