@@ -33,6 +33,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
 
+// The repository README's code blocks compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct RepositoryReadme;
+
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
     pub use crate::{
