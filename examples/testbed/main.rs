@@ -42,6 +42,8 @@ enum Op {
         #[serde(default)]
         delay_ms: u64,
         fail_after: Option<usize>,
+        /// Not in the contract: panics after this many chunks (the stream-panic test).
+        panic_after: Option<usize>,
         http: Option<HttpHead>,
     },
     Background {
@@ -77,6 +79,7 @@ impl ResponseHandler for Testbed {
                 chunk_bytes,
                 delay_ms,
                 fail_after,
+                panic_after,
                 http,
             } => {
                 let mut stream = out.stream();
@@ -88,6 +91,9 @@ impl ResponseHandler for Testbed {
                 }
                 let chunk = vec![b'a'; chunk_bytes];
                 for i in 0..chunks {
+                    if panic_after == Some(i) {
+                        panic!("stream panicked after {i} chunks");
+                    }
                     if fail_after == Some(i) {
                         return Err(Error::new("StreamFailed", format!("failed after {i} chunks")));
                     }
