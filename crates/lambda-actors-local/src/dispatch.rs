@@ -193,16 +193,18 @@ pub(crate) enum Claim {
 /// An invocation whose answer is being received. Dropping it frees the slot.
 #[derive(Debug)]
 pub(crate) struct Claimed {
-    answer: oneshot::Sender<Answer>,
+    answer: Option<oneshot::Sender<Answer>>,
     pub(crate) deadline: Instant,
     _slot: SlotGuard,
 }
 
 impl Claimed {
-    /// Passes the answer to the caller (who may be gone: then it is dropped).
+    /// Passes the answer to the caller (who may be gone: then it is dropped). Only the first
+    /// answer counts.
     pub(crate) fn send(&mut self, answer: Answer) {
-        let (spare, _) = oneshot::channel();
-        let _ = std::mem::replace(&mut self.answer, spare).send(answer);
+        if let Some(tx) = self.answer.take() {
+            let _ = tx.send(answer);
+        }
     }
 }
 
@@ -377,7 +379,7 @@ impl Shared {
         }
         let entry = st.in_flight.remove(request_id).expect("looked up above");
         Claim::Claimed(Claimed {
-            answer: entry.answer,
+            answer: Some(entry.answer),
             deadline: entry.deadline,
             _slot: entry.slot,
         })

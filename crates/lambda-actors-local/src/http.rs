@@ -258,7 +258,9 @@ impl Conn {
             if !self.buf.is_empty() {
                 let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut req = httparse::Request::new(&mut fields);
-                match req.parse(&self.buf) {
+                // Only the first MAX_HEAD_BYTES may hold the head.
+                let window = &self.buf[..self.buf.len().min(MAX_HEAD_BYTES)];
+                match req.parse(window) {
                     Ok(httparse::Status::Complete(len)) => {
                         let head = to_head(&req)?;
                         let _ = self.buf.split_to(len);
@@ -268,7 +270,7 @@ impl Conn {
                     Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadTooLarge),
                     Err(_) => return Err(HttpError::Malformed("bad request head")),
                 }
-                if self.buf.len() > MAX_HEAD_BYTES {
+                if self.buf.len() >= MAX_HEAD_BYTES {
                     return Err(HttpError::HeadTooLarge);
                 }
             }
@@ -340,7 +342,8 @@ impl Conn {
                 }
                 BodyState::Trailers => {
                     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                    match httparse::parse_headers(&self.buf, &mut fields) {
+                    let window = &self.buf[..self.buf.len().min(MAX_HEAD_BYTES)];
+                    match httparse::parse_headers(window, &mut fields) {
                         Ok(httparse::Status::Complete((len, fields))) => {
                             body.trailers = fields
                                 .iter()
@@ -355,7 +358,7 @@ impl Conn {
                             body.state = BodyState::Done;
                         }
                         Ok(httparse::Status::Partial) => {
-                            if self.buf.len() > MAX_HEAD_BYTES {
+                            if self.buf.len() >= MAX_HEAD_BYTES {
                                 return Err(HttpError::HeadTooLarge);
                             }
                             self.fill_or_closed(stall).await?;

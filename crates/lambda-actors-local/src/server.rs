@@ -179,7 +179,11 @@ async fn serve(shared: &Arc<Shared>, stream: TcpStream) {
         let mut body = match head.body() {
             Ok(body) => body,
             Err(e) => {
-                if conn.respond(&error_reply(400, "BadRequest", e.to_string()), false).await.is_ok() {
+                if conn
+                    .respond(&error_reply(400, "BadRequest", e.to_string()), false)
+                    .await
+                    .is_ok()
+                {
                     conn.linger().await;
                 }
                 return;
@@ -217,6 +221,10 @@ async fn route(
             ["init", "error"] => Some(("POST", None)),
             _ => None,
         };
+        if head.expects_continue() {
+            // A runtime that posts with curl asks before sending a large answer.
+            conn.continue_100().await?;
+        }
         return match route {
             Some((expected, _)) if method != expected => {
                 let reply =

@@ -75,7 +75,10 @@ fn next_carries_every_invocation_header() {
     assert_eq!(reply.header("x-amzn-requestid"), Some(id));
     assert_eq!(id.len(), 36);
     let deadline: u64 = get("lambda-runtime-deadline-ms").unwrap().parse().unwrap();
-    assert!(deadline >= before + 29_000 && deadline <= before + 32_000, "{deadline} vs {before}");
+    assert!(
+        deadline >= before + 29_000 && deadline <= before + 32_000,
+        "{deadline} vs {before}"
+    );
     assert_eq!(
         get("lambda-runtime-invoked-function-arn"),
         Some("arn:aws:lambda:us-east-1:000000000000:function:my-fn")
@@ -103,7 +106,13 @@ fn next_carries_every_invocation_header() {
 #[test]
 fn a_bad_client_context_is_400() {
     let h = Harness::with(|_| {});
-    let reply = request(h.addr, "POST", "/invoke", &[("x-amz-client-context", "not base64!")], b"{}");
+    let reply = request(
+        h.addr,
+        "POST",
+        "/invoke",
+        &[("x-amz-client-context", "not base64!")],
+        b"{}",
+    );
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json()["errorType"], "InvalidRequestContentException");
 }
@@ -212,13 +221,20 @@ fn a_runtime_that_never_answers_times_out_as_sandbox_timedout() {
         tx.send(event.request_id()).unwrap();
         // Hold it past the deadline, then answer late.
         std::thread::sleep(Duration::from_millis(1500));
-        tx.send(rt.respond(&event.request_id(), "application/json", b"late").status.to_string())
-            .unwrap();
+        tx.send(
+            rt.respond(&event.request_id(), "application/json", b"late")
+                .status
+                .to_string(),
+        )
+        .unwrap();
     });
     let start = Instant::now();
     let reply = invoke(h.addr, b"{}");
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
     assert_eq!(reply.json()["errorType"], "Sandbox.Timedout");
@@ -238,7 +254,10 @@ fn an_invoke_no_runtime_asks_for_times_out_too() {
     assert_eq!(reply.header("x-amz-function-error"), Some("Unhandled"));
     let json = reply.json();
     assert_eq!(json["errorType"], "Sandbox.Timedout");
-    assert!(json["errorMessage"].as_str().unwrap().contains("no GET /next"), "{json}");
+    assert!(
+        json["errorMessage"].as_str().unwrap().contains("no GET /next"),
+        "{json}"
+    );
     assert_eq!(h.stats().queued, 0);
 }
 

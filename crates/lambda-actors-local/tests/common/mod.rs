@@ -177,7 +177,10 @@ impl Client {
 
     /// Sends a request with a `Content-Length` body.
     pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\n", body.len());
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\n",
+            body.len()
+        );
         for (n, v) in headers {
             head.push_str(&format!("{n}: {v}\r\n"));
         }
@@ -255,7 +258,10 @@ impl Client {
         if status == 100 || status == 204 {
             return Ok(reply);
         }
-        if reply.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        if reply
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
             loop {
                 let size_line = self.line()?;
                 let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).expect("chunk size");
@@ -333,7 +339,8 @@ impl FakeRuntime {
 
     pub fn respond(&mut self, request_id: &str, content_type: &str, body: &[u8]) -> Reply {
         let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
-        self.client.request("POST", &path, &[("content-type", content_type)], body)
+        self.client
+            .request("POST", &path, &[("content-type", content_type)], body)
     }
 
     pub fn error(&mut self, request_id: &str, error_type: &str, body: &[u8]) -> Reply {
