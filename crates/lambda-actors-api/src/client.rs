@@ -151,6 +151,7 @@ async fn read_reply(sent: SendResult) -> Result<(), ApiError> {
 fn send_error(e: SendRequestError) -> ApiError {
     match e {
         SendRequestError::Connect(e) => ApiError::connect(e),
+        SendRequestError::Send(e) => ApiError::unsent(e),
         other => ApiError::transport(other),
     }
 }

@@ -19,6 +19,7 @@ pub struct ApiError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Connect,
+    Unsent,
     Transport,
     Status(ReplyStatus, u16),
     Headers,
@@ -29,6 +30,12 @@ enum Kind {
 impl ApiError {
     pub(crate) fn connect(detail: impl fmt::Display) -> Self {
         Self::new(Kind::Connect, detail.to_string())
+    }
+
+    /// The connection broke while the request was being written: the API cannot have
+    /// taken it, so sending it again on a fresh connection is safe.
+    pub(crate) fn unsent(detail: impl fmt::Display) -> Self {
+        Self::new(Kind::Unsent, detail.to_string())
     }
 
     pub(crate) fn transport(detail: impl fmt::Display) -> Self {
@@ -68,9 +75,15 @@ impl ApiError {
         self.kind == Kind::Connect
     }
 
+    /// The request certainly did not reach the API whole (refused connection, or the
+    /// connection broke while it was being written): retrying cannot answer twice.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, Kind::Connect | Kind::Unsent)
+    }
+
     /// The connection broke mid-request or the reply was not HTTP.
     pub fn is_transport(&self) -> bool {
-        self.kind == Kind::Transport
+        matches!(self.kind, Kind::Transport | Kind::Unsent)
     }
 
     /// The `/next` reply's headers did not name an invocation (no usable request id).
@@ -105,6 +118,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             Kind::Connect => write!(f, "cannot connect to the Runtime API: {}", self.detail),
+            Kind::Unsent => write!(f, "Runtime API connection failed while sending: {}", self.detail),
             Kind::Transport => write!(f, "Runtime API connection failed: {}", self.detail),
             Kind::Status(s, code) => write!(f, "Runtime API replied {code} ({}): {}", s.describe(), self.detail),
             Kind::Headers => f.write_str(&self.detail),

@@ -127,11 +127,8 @@ impl Answer {
         self.claim()?;
         let local = ArbiterLocal::current();
         local.stats.borrow_mut().bytes_out += body.len() as u64;
-        local
-            .client
-            .respond(&self.0.request_id, self.0.invocation_id.as_deref(), content_type, body)
-            .await
-            .map_err(AnswerError::Api)
+        let (id, invocation) = (&self.0.request_id, self.0.invocation_id.as_deref());
+        retrying(|| local.client.respond(id, invocation, content_type, body.clone())).await
     }
 
     /// `POST /error`.
@@ -141,10 +138,29 @@ impl Answer {
 
     pub(crate) async fn error_body(&self, body: &ErrorBody) -> Result<(), AnswerError> {
         self.claim()?;
-        ArbiterLocal::current()
-            .client
-            .error(&self.0.request_id, self.0.invocation_id.as_deref(), body)
-            .await
-            .map_err(AnswerError::Api)
+        let local = ArbiterLocal::current();
+        let (id, invocation) = (&self.0.request_id, self.0.invocation_id.as_deref());
+        retrying(|| local.client.error(id, invocation, body)).await
+    }
+}
+
+/// Tries an answer up to three times while it certainly did not reach the API (refused, or
+/// broken while being written): an answer lost to a reset connection is sent again, and one
+/// that may have arrived is never repeated.
+async fn retrying<F, Fut>(mut send: F) -> Result<(), AnswerError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let mut tries = 1;
+    loop {
+        match send().await {
+            Err(e) if e.is_retryable() && tries < 3 => {
+                tracing::warn!("answer not delivered ({e}); retrying on a fresh connection");
+                actix_rt::time::sleep(std::time::Duration::from_millis(10 * tries)).await;
+                tries += 1;
+            }
+            result => return result.map_err(AnswerError::Api),
+        }
     }
 }
