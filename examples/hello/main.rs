@@ -23,10 +23,12 @@ async fn hello(event: HelloRequest, _ctx: Context) -> Result<HelloResponse, Erro
 }
 
 fn main() -> Result<(), lambda_actors::RuntimeError> {
-    lambda_actors::Runtime::new().example_event(r#"{"name": "World"}"#).run_fn(hello)
+    lambda_actors::Runtime::new()
+        .example_event(r#"{"name": "World"}"#)
+        .run_fn(hello)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "local-server"))]
 mod tests {
     use super::*;
     use lambda_actors::testing::TestFunction;
@@ -36,7 +38,9 @@ mod tests {
         let function = TestFunction::start_with(1, |rt| rt.run_fn(hello)).unwrap();
         let out: HelloResponse = function.invoke(&HelloRequest { name: "Ada".into() }).unwrap();
         assert_eq!(out.greetings, "Hello Ada!");
-        let err = function.invoke::<_, HelloResponse>(&serde_json::json!({"nom": "Ada"})).unwrap_err();
+        let err = function
+            .invoke::<_, HelloResponse>(&serde_json::json!({"nom": "Ada"}))
+            .unwrap_err();
         assert_eq!(err.error_type(), "Runtime.UnmarshalError");
         function.stop().unwrap();
     }
