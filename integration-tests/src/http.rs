@@ -68,6 +68,8 @@ pub(crate) struct Body {
     pub trailers: Vec<(String, String)>,
     /// Chunks in arrival order; empty for a `Content-Length` body.
     pub chunks: Vec<ChunkInfo>,
+    /// Chunked body bytes that were counted and thrown away ([`read_body_discarding`]).
+    pub discarded: u64,
 }
 
 /// First value of a header in a list, compared case-insensitively.
@@ -203,6 +205,44 @@ pub(crate) fn read_body(r: &mut impl BufRead, head: &Head) -> io::Result<Body> {
     Ok(body)
 }
 
+/// Reads the body that belongs to `head` like [`read_body`], except that the data of a chunked
+/// body is counted (`discarded`) and thrown away, so that a stream of hundreds of megabytes
+/// costs no memory. Chunk arrival times and trailers are kept; a `Content-Length` body is read
+/// whole as usual.
+pub(crate) fn read_body_discarding(r: &mut impl BufRead, head: &Head) -> io::Result<Body> {
+    if !head.is_chunked() {
+        return read_body(r, head);
+    }
+    let mut body = Body::default();
+    loop {
+        let line = read_line(r)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed in chunked body"))?;
+        let size_text = line.split(';').next().unwrap_or_default().trim();
+        let size = u64::from_str_radix(size_text, 16).map_err(|_| bad(format!("bad chunk size line {line:?}")))?;
+        if size == 0 {
+            body.trailers = read_fields(r)?;
+            return Ok(body);
+        }
+        let copied = io::copy(&mut r.take(size), &mut io::sink())?;
+        if copied != size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed in chunk data",
+            ));
+        }
+        body.discarded += size;
+        body.chunks.push(ChunkInfo {
+            at: Instant::now(),
+            len: size as usize,
+        });
+        let mut crlf = [0u8; 2];
+        r.read_exact(&mut crlf)?;
+        if &crlf != b"\r\n" {
+            return Err(bad("chunk data not followed by CRLF"));
+        }
+    }
+}
+
 /// The reason phrase for the status codes the mock uses.
 pub(crate) fn reason(status: u16) -> &'static str {
     match status {
@@ -276,6 +316,26 @@ mod tests {
         assert_eq!(body.chunks[1].len, 10);
         assert_eq!(header(&body.trailers, "x-err"), Some("Function.Bad"));
         assert_eq!(header(&body.trailers, "X-Body"), Some("aGk="));
+    }
+
+    #[test]
+    fn discarding_counts_chunked_data_and_keeps_trailers() {
+        let raw = b"POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                    3\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Err: Function.Bad\r\n\r\n";
+        let mut r = BufReader::new(&raw[..]);
+        let head = read_head(&mut r).unwrap().expect("a head");
+        let body = read_body_discarding(&mut r, &head).unwrap();
+        assert!(body.bytes.is_empty());
+        assert_eq!(body.discarded, 13);
+        let lens: Vec<usize> = body.chunks.iter().map(|c| c.len).collect();
+        assert_eq!(lens, [3, 10]);
+        assert_eq!(header(&body.trailers, "x-err"), Some("Function.Bad"));
+        let mut r = BufReader::new(&b"POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"[..]);
+        let head = read_head(&mut r).unwrap().expect("a head");
+        assert!(read_body_discarding(&mut r, &head).is_err());
+        let mut r = BufReader::new(&b"POST /r HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"[..]);
+        let head = read_head(&mut r).unwrap().expect("a head");
+        assert_eq!(read_body_discarding(&mut r, &head).unwrap().bytes, b"ok");
     }
 
     #[test]

@@ -302,6 +302,31 @@ mod tests {
     }
 
     #[test]
+    fn headers_can_be_omitted_and_a_port_reused() {
+        let mock = MockRuntimeApi::start();
+        let port = mock.port();
+        mock.queue(
+            Event::raw("o")
+                .request_id("hidden")
+                .omit_header("lambda-runtime-aws-request-id")
+                .omit_header("Lambda-Runtime-Invoked-Function-Arn"),
+        );
+        let mut c = Client::connect(&mock.addr());
+        let r = c.request("GET", NEXT, "", b"");
+        assert_eq!(r.header("Lambda-Runtime-Aws-Request-Id"), None);
+        assert_eq!(r.header("Lambda-Runtime-Invoked-Function-Arn"), None);
+        assert!(r.header("Lambda-Runtime-Deadline-Ms").is_some());
+        assert_eq!(mock.deliveries()[0].request_id, "hidden");
+        drop(c);
+        drop(mock);
+        let again = MockRuntimeApi::start_on(port, "").expect("the port is free again");
+        assert_eq!(again.port(), port);
+        again.queue(Event::raw("back"));
+        let mut c = Client::connect(&again.addr());
+        assert_eq!(c.request("GET", NEXT, "", b"").body, b"back");
+    }
+
+    #[test]
     fn waits_time_out_with_a_description() {
         let mock = MockRuntimeApi::start();
         let start = Instant::now();

@@ -56,6 +56,7 @@ pub struct Event {
     tenant_id: Option<String>,
     invocation_id: Option<String>,
     extra_headers: Vec<(String, String)>,
+    omitted_headers: Vec<String>,
 }
 
 impl Event {
@@ -73,6 +74,7 @@ impl Event {
             tenant_id: None,
             invocation_id: None,
             extra_headers: Vec::new(),
+            omitted_headers: Vec::new(),
         }
     }
 
@@ -146,6 +148,14 @@ impl Event {
         self
     }
 
+    /// Leaves a header out of the `/next` reply, even a default one such as
+    /// `Lambda-Runtime-Aws-Request-Id` or `Lambda-Runtime-Invoked-Function-Arn` (the mock still
+    /// tracks the event under its request id). For testing malformed deliveries.
+    pub fn omit_header(mut self, name: impl Into<String>) -> Self {
+        self.omitted_headers.push(name.into());
+        self
+    }
+
     /// The headers of the `/next` reply, with the deadline resolved now.
     fn reply_headers(&self, request_id: &str) -> Vec<(String, String)> {
         let mut h = vec![
@@ -177,6 +187,7 @@ impl Event {
             }
         }
         h.extend(self.extra_headers.iter().cloned());
+        h.retain(|(name, _)| !self.omitted_headers.iter().any(|o| o.eq_ignore_ascii_case(name)));
         h
     }
 }
@@ -205,6 +216,9 @@ pub struct Answer {
     pub trailers: Vec<(String, String)>,
     /// Chunk arrival record of a chunked body (empty for a `Content-Length` body).
     pub chunks: Vec<ChunkInfo>,
+    /// Bytes of a chunked body counted but not kept (then `body` is empty); see
+    /// [`MockRuntimeApi::discard_chunked_bodies`].
+    pub discarded_bytes: u64,
     /// When the request head had arrived.
     pub started: Instant,
     /// When the whole body had arrived.
@@ -348,6 +362,7 @@ struct State {
     unexpected: Vec<String>,
     connections: HashMap<u64, TcpStream>,
     next_conn_id: u64,
+    discard_chunked: bool,
 }
 
 struct Shared {
@@ -402,13 +417,19 @@ impl MockRuntimeApi {
     /// (`/.rt/2018-06-01/runtime/invocation/next`). Requests outside it get 404 and are recorded
     /// in [`unexpected_requests`](Self::unexpected_requests).
     pub fn with_prefix(prefix: &str) -> Self {
+        Self::start_on(0, prefix).expect("bind 127.0.0.1:0")
+    }
+
+    /// Starts a mock on a given port of `127.0.0.1` (0: any free port), e.g. to bring the
+    /// Runtime API back on the port a dropped mock had, as after an outage.
+    pub fn start_on(port: u16, prefix: &str) -> io::Result<Self> {
         let prefix = prefix.trim_end_matches('/').to_string();
         assert!(
             prefix.is_empty() || prefix.starts_with('/'),
             "a path prefix starts with '/': {prefix:?}"
         );
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
@@ -418,13 +439,17 @@ impl MockRuntimeApi {
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
             .name(format!("mock-accept-{}", addr.port()))
-            .spawn(move || accept_loop(&accept_shared, &listener))
-            .expect("spawn the mock's accept thread");
-        Self {
+            .spawn(move || accept_loop(&accept_shared, &listener))?;
+        Ok(Self {
             shared,
             addr,
             accept: Some(accept),
-        }
+        })
+    }
+
+    /// The port the mock listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// `127.0.0.1:PORT`, without the path prefix.
@@ -482,6 +507,13 @@ impl MockRuntimeApi {
     /// `/init/error` is replied to with `status` (default 202).
     pub fn reply_init_error(&self, status: u16) {
         self.shared.lock().init_error_status = Some(status);
+    }
+
+    /// From now on the data of chunked request bodies (streamed responses) is counted
+    /// ([`Answer::discarded_bytes`]) and thrown away instead of kept, so that a stream of hundreds
+    /// of megabytes costs the mock no memory. Chunk arrival times and trailers are still recorded.
+    pub fn discard_chunked_bodies(&self) {
+        self.shared.lock().discard_chunked = true;
     }
 
     /// Every answer received so far, in arrival order.
@@ -769,7 +801,12 @@ fn handle_request(
     writer: &mut TcpStream,
     head: &Head,
 ) -> io::Result<bool> {
-    let body = http::read_body(reader, head)?;
+    let discard = shared.lock().discard_chunked;
+    let body = if discard {
+        http::read_body_discarding(reader, head)?
+    } else {
+        http::read_body(reader, head)?
+    };
     let route = head
         .path
         .strip_prefix(shared.prefix.as_str())
@@ -827,6 +864,7 @@ fn handle_request(
                     body: body.bytes,
                     trailers: body.trailers,
                     chunks: body.chunks,
+                    discarded_bytes: body.discarded,
                     started: head.started,
                     received,
                     status,

@@ -4,13 +4,16 @@
 
 mod support;
 
+mod background_work_runs_after_the_response;
 mod concurrent_sleeps_overlap;
+mod concurrent_streams_overlap_managed;
 mod context_exposes_every_invocation_field;
 mod cpu_bound_handlers_use_two_cores;
 mod echo_round_trip;
 mod handler_error_is_reported_and_slot_goes_on;
 mod handler_panic_is_reported_and_slot_is_rebuilt;
 mod handler_pool_smaller_than_slots_limits_polling;
+mod http_integration_prelude_comes_first_in_its_own_chunks;
 mod hung_handler_past_deadline_frees_its_slot_managed;
 mod init_failure_is_posted_and_exits;
 mod invalid_handler_pool_size_is_an_init_error;
@@ -18,13 +21,19 @@ mod invalid_max_concurrency_is_an_init_error;
 mod invalid_runtime_api_is_reported;
 mod invalid_worker_threads_is_an_init_error;
 mod large_payloads_pass_whole;
+mod malformed_next_headers_are_survived;
 mod managed_mode_logs_json_per_invocation;
 mod missing_deadline_header_is_tolerated;
 mod mixed_events_are_each_answered_exactly_once;
 mod next_failure_exits_classic_and_is_retried_managed;
 mod prefixed_runtime_api_endpoint_works;
 mod rejected_answers_are_logged_and_survived;
+mod runtime_api_outage_is_survived_managed;
 mod sigterm_finishes_in_flight_then_exits_zero;
 mod slots_park_one_next_each;
+mod stream_chunks_arrive_spread_over_time;
+mod stream_error_before_first_byte_is_a_plain_error;
+mod stream_failure_mid_way_is_sent_in_trailers;
 mod trace_id_env_var_follows_mode;
+mod two_hundred_megabyte_stream_keeps_memory_bounded;
 mod undecodable_event_is_unmarshal_error;

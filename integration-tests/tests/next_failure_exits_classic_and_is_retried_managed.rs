@@ -46,7 +46,10 @@ fn next_500_in_managed_mode_is_retried_with_backoff() {
     mock.fail_next(FAILURES, 500);
     let proc = testbed(&mock).env("AWS_LAMBDA_MAX_CONCURRENCY", "2").spawn();
     let mut run = Run { mock, proc };
-    // Both slots recover and park.
+    // Every scripted failure is used up, and both slots recover and park.
+    run.mock
+        .wait_for_next_calls(FAILURES + 2, Duration::from_secs(20))
+        .unwrap_or_else(|e| run.fail(&e));
     run.mock
         .wait_for_parked(2, Duration::from_secs(20))
         .unwrap_or_else(|e| run.fail(&e));
@@ -73,6 +76,9 @@ fn next_500_in_managed_mode_backoff_is_not_a_hot_loop_per_slot() {
     mock.fail_next(6, 500);
     let proc = testbed(&mock).env("AWS_LAMBDA_MAX_CONCURRENCY", "1").spawn();
     let mut run = Run { mock, proc };
+    run.mock
+        .wait_for_next_calls(7, Duration::from_secs(20))
+        .unwrap_or_else(|e| run.fail(&e));
     run.mock
         .wait_for_parked(1, Duration::from_secs(20))
         .unwrap_or_else(|e| run.fail(&e));

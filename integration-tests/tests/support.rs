@@ -106,6 +106,26 @@ impl Run {
         self.mock.wait_for_parked(n, T).unwrap_or_else(|e| self.fail(&e));
     }
 
+    /// Every answer of the testbed carries JSON (`Content-Type: application/json`, which Lambda
+    /// passes on to the caller) and a `User-Agent` of the `<runtime-name>/<version>` form.
+    #[track_caller]
+    pub fn check_common_headers(&self, answer: &Answer) {
+        let ct = answer.header("Content-Type");
+        self.check(ct.is_some_and(|v| v.starts_with("application/json")), || {
+            format!(
+                "{:?} for {}: Content-Type {ct:?}, expected application/json",
+                answer.kind, answer.request_id
+            )
+        });
+        let ua = answer.header("User-Agent");
+        self.check(ua.is_some_and(|v| v.contains('/')), || {
+            format!(
+                "{:?} for {}: User-Agent {ua:?}, expected <runtime-name>/<version>",
+                answer.kind, answer.request_id
+            )
+        });
+    }
+
     /// Asserts that `answer` is a successful response and returns its JSON body.
     #[track_caller]
     pub fn ok_json(&self, answer: &Answer) -> Value {
@@ -117,6 +137,7 @@ impl Run {
                 answer.body_text()
             ));
         }
+        self.check_common_headers(answer);
         serde_json::from_slice(&answer.body).unwrap_or_else(|e| {
             self.fail(&format!(
                 "/response for {} is not JSON ({e}): {}",
@@ -139,6 +160,7 @@ impl Run {
                 answer.body_text()
             ));
         }
+        self.check_common_headers(answer);
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or_else(|e| {
             self.fail(&format!(
                 "/error body for {} is not JSON ({e}): {}",
