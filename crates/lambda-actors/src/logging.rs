@@ -96,6 +96,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
             format: self.format,
             message: String::new(),
             rest: String::new(),
+            ids: InvocationFields::default(),
         };
         event.record(&mut fields);
         let level = match *event.metadata().level() {
@@ -114,6 +115,13 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
         });
         let ext = invocation.as_ref().map(|span| span.extensions());
         let inv = ext.as_ref().and_then(|e| e.get::<InvocationFields>());
+        // An id given on the event itself wins over the span's: never two `requestId` keys.
+        let pick = |own: &Option<String>, span: Option<&Option<String>>| -> Option<String> {
+            own.clone().or_else(|| span.and_then(Clone::clone))
+        };
+        let request_id = pick(&fields.ids.request_id, inv.map(|i| &i.request_id));
+        let trace_id = pick(&fields.ids.trace_id, inv.map(|i| &i.trace_id));
+        let tenant_id = pick(&fields.ids.tenant_id, inv.map(|i| &i.tenant_id));
         match self.format {
             LogFormat::Json => {
                 line.push_str("{\"timestamp\":\"");
@@ -122,16 +130,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
                 line.push_str(level);
                 line.push_str("\",\"message\":");
                 push_json_str(&mut line, &fields.message);
-                if let Some(inv) = inv {
-                    for (key, value) in [
-                        ("requestId", &inv.request_id),
-                        ("traceId", &inv.trace_id),
-                        ("tenantId", &inv.tenant_id),
-                    ] {
-                        if let Some(v) = value {
-                            let _ = write!(line, ",\"{key}\":");
-                            push_json_str(&mut line, v);
-                        }
+                for (key, value) in [
+                    ("requestId", &request_id),
+                    ("traceId", &trace_id),
+                    ("tenantId", &tenant_id),
+                ] {
+                    if let Some(v) = value {
+                        let _ = write!(line, ",\"{key}\":");
+                        push_json_str(&mut line, v);
                     }
                 }
                 line.push_str(&fields.rest);
@@ -140,7 +146,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
             LogFormat::Text => {
                 line.push_str(&timestamp);
                 let _ = write!(line, " {level:>5}");
-                if let Some(id) = inv.and_then(|i| i.request_id.as_deref()) {
+                if let Some(id) = &request_id {
                     let _ = write!(line, " [{id}]");
                 }
                 line.push(' ');
@@ -158,10 +164,20 @@ struct EventFields {
     format: LogFormat,
     message: String,
     rest: String,
+    ids: InvocationFields,
 }
 
 impl EventFields {
     fn push(&mut self, name: &str, value: JsonValue<'_>) {
+        if let ("requestId" | "traceId" | "tenantId", JsonValue::Str(s)) = (name, &value) {
+            let field = match name {
+                "requestId" => &mut self.ids.request_id,
+                "traceId" => &mut self.ids.trace_id,
+                _ => &mut self.ids.tenant_id,
+            };
+            *field = Some((*s).to_owned());
+            return;
+        }
         if name == "message" {
             match value {
                 JsonValue::Str(s) => self.message.push_str(s),
