@@ -177,6 +177,13 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::
     let answer = Answer::new(meta.request_id.clone(), meta.invocation_id.clone());
     let ctx = Context::new(meta, shared.function.clone());
     let in_flight = InFlight::new(shared, answer.clone());
+    #[cfg(test)]
+    if tests::INJECTED_PANICS
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        panic!("injected poller fault");
+    }
     let sent = lease
         .handler()
         .send(Invoke {
@@ -389,8 +396,31 @@ impl Backoff {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Makes the next N pollers that take an event panic, as a bug in the runtime would.
+    pub(crate) static INJECTED_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+    #[cfg(feature = "local-server")]
+    #[test]
+    fn a_poller_that_panics_mid_invocation_is_restarted_and_its_event_answered() {
+        let function = crate::testing::TestFunction::start_with(1, |rt| {
+            rt.run_fn(|event: serde_json::Value, _ctx| async move { Ok(event) })
+        })
+        .unwrap();
+        INJECTED_PANICS.store(1, Ordering::SeqCst);
+        let reply = function.invoke_raw(br#"{"first":1}"#).unwrap();
+        assert!(reply.is_function_error(), "{reply:?}");
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["errorType"], "Runtime.WorkerCrashed", "{body}");
+        assert_eq!(INJECTED_PANICS.load(Ordering::SeqCst), 0);
+        // The supervisor restarted the poller: the slot serves the next event.
+        let out: serde_json::Value = function.invoke(&serde_json::json!({"second": 2})).unwrap();
+        assert_eq!(out, serde_json::json!({"second": 2}));
+        function.stop().unwrap();
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {

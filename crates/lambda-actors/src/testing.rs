@@ -33,6 +33,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+/// Each invocation's deadline under the kit: a hung handler fails the test instead of hanging it.
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A handler running in-process behind the local server. Stopped when dropped.
 #[derive(Debug)]
 pub struct TestFunction {
@@ -100,6 +103,7 @@ impl TestFunction {
             "LOCAL_LAMBDA_PORT" => Some("0".to_owned()),
             "LOCAL_LAMBDA_MAX_CONCURRENCY" if concurrency > 1 => Some(n.clone()),
             "LAMBDA_ACTORS_METRICS_INTERVAL_SECS" => Some("0".to_owned()),
+            "LOCAL_LAMBDA_TIMEOUT_SECS" => Some(INVOKE_TIMEOUT.as_secs().to_string()),
             _ => None,
         })
         .map_err(|e| RuntimeError::config(e.to_string()))?;
@@ -165,6 +169,7 @@ impl TestFunction {
     pub fn invoke_raw(&self, event: &[u8]) -> Result<InvokeReply, Error> {
         let io = |e: std::io::Error| Error::new("TestKit.IoError", format!("invoking {}: {e}", self.invoke_url));
         let mut conn = TcpStream::connect(&self.authority).map_err(io)?;
+        conn.set_read_timeout(Some(INVOKE_TIMEOUT * 2)).map_err(io)?;
         let head = format!(
             "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.path,
