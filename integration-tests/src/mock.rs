@@ -567,6 +567,11 @@ impl MockRuntimeApi {
         self.shared.lock().next_calls.len()
     }
 
+    /// TCP connections accepted so far (a keep-alive client reuses a few).
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.lock().next_conn_id as usize
+    }
+
     /// Events queued and not yet handed out.
     pub fn queued(&self) -> usize {
         self.shared.lock().queue.len()

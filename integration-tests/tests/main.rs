@@ -4,12 +4,15 @@
 
 mod support;
 
+mod background_log_lines_carry_their_own_request_id;
 mod background_work_runs_after_the_response;
 mod concurrent_sleeps_overlap;
 mod concurrent_streams_overlap_managed;
+mod connections_are_kept_alive;
 mod context_exposes_every_invocation_field;
 mod cpu_bound_handlers_use_two_cores;
 mod echo_round_trip;
+mod emf_metrics_document_declares_every_metric;
 mod handler_error_is_reported_and_slot_goes_on;
 mod handler_panic_is_reported_and_slot_is_rebuilt;
 mod handler_pool_smaller_than_slots_limits_polling;
@@ -20,9 +23,14 @@ mod invalid_handler_pool_size_is_an_init_error;
 mod invalid_max_concurrency_is_an_init_error;
 mod invalid_runtime_api_is_reported;
 mod invalid_worker_threads_is_an_init_error;
+mod json_log_lines_follow_lambdas_schema;
 mod large_payloads_pass_whole;
+mod log_format_follows_mode_and_env;
+mod log_level_filters_and_rust_log_overrides;
+mod log_lines_carry_their_own_request_id_under_concurrency;
 mod malformed_next_headers_are_survived;
 mod managed_mode_logs_json_per_invocation;
+mod metrics_summary_counts_what_was_sent;
 mod missing_deadline_header_is_tolerated;
 mod mixed_events_are_each_answered_exactly_once;
 mod next_failure_exits_classic_and_is_retried_managed;
@@ -34,6 +42,7 @@ mod slots_park_one_next_each;
 mod stream_chunks_arrive_spread_over_time;
 mod stream_error_before_first_byte_is_a_plain_error;
 mod stream_failure_mid_way_is_sent_in_trailers;
+mod stream_panic_mid_way_is_sent_in_trailers;
 mod trace_id_env_var_follows_mode;
 mod two_hundred_megabyte_stream_keeps_memory_bounded;
 mod undecodable_event_is_unmarshal_error;

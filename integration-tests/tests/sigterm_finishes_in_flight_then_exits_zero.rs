@@ -71,3 +71,39 @@ fn sigterm_when_idle_exits_zero_promptly() {
     };
     run.check(status.code() == Some(0), || format!("exit {status}, expected 0"));
 }
+
+#[test]
+fn shutdown_grace_bounds_the_drain_of_a_hung_invocation() {
+    let _m = shared_machine();
+    let mut run = Run::managed(2, &[("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS", "500")]);
+    run.parked(2);
+    run.send(json!({"op": "hang"}));
+    run.mock.wait_for_deliveries(1, T).unwrap_or_else(|e| run.fail(&e));
+    let signalled = Instant::now();
+    run.proc.sigterm();
+    let Some(_status) = run.proc.wait_exit(Duration::from_secs(4)) else {
+        run.fail("still running 4 s after SIGTERM with LAMBDA_ACTORS_SHUTDOWN_GRACE_MS=500 and a hung invocation")
+    };
+    let took = signalled.elapsed();
+    run.check(took >= Duration::from_millis(400), || {
+        format!("exited {took:?} after SIGTERM: the in-flight invocation got no grace at all")
+    });
+}
+
+#[test]
+fn second_signal_exits_at_once() {
+    let _m = shared_machine();
+    let mut run = Run::managed(2, &[("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS", "30000")]);
+    run.parked(2);
+    run.send(json!({"op": "hang"}));
+    run.mock.wait_for_deliveries(1, T).unwrap_or_else(|e| run.fail(&e));
+    run.proc.sigterm();
+    std::thread::sleep(Duration::from_millis(300));
+    run.assert_running("exited on the first SIGTERM although an invocation was in flight");
+    let second = Instant::now();
+    run.proc.sigterm();
+    let Some(_status) = run.proc.wait_exit(Duration::from_secs(3)) else {
+        run.fail("still running 3 s after a second SIGTERM")
+    };
+    eprintln!("second signal: exit {:?} after it", second.elapsed());
+}

@@ -48,3 +48,13 @@ fn managed_mode_never_touches_trace_env() {
         });
     }
 }
+
+#[test]
+fn classic_mode_removes_a_trace_id_inherited_from_the_start_env() {
+    let _m = shared_machine();
+    let run = Run::classic(&[("_X_AMZN_TRACE_ID", "Root=1-00000000-stale")]);
+    let c = context(&run, None);
+    run.check(c["env_trace_id"].is_null(), || {
+        format!("classic: an event without a trace header must see no _X_AMZN_TRACE_ID: {c}")
+    });
+}
