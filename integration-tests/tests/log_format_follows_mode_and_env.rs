@@ -74,6 +74,12 @@ fn classic_mode_logs_text_with_the_request_id_on_each_line() {
     run.error_json(&run.answer(&panic_id), "Runtime.HandlerPanic");
     let after = run.send(json!({"op": "echo"}));
     run.ok_json(&run.answer(&after));
+    // The lines are written before the answers are sent, but the reader thread may not have
+    // taken them from the pipe yet: wait for the last one.
+    let last = format!("handler panicked: text-panic-{tag}");
+    run.proc
+        .wait_for_line(|l| l.contains(&last), T)
+        .unwrap_or_else(|e| run.fail(&e));
     let lines = run.proc.stream_lines(Stream::Stdout);
     for (needle, id, min) in [
         (format!("text-err-{tag}"), &error_id, 1),
