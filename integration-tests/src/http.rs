@@ -261,6 +261,25 @@ pub(crate) fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The head of a response (status line and headers, then `Content-Length` and the blank line);
+/// header values are raw bytes, so they need not be UTF-8.
+pub(crate) fn response_head(status: u16, headers: &[(String, Vec<u8>)], content_length: usize, close: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason(status)).as_bytes());
+    for (n, v) in headers {
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("Content-Length: {content_length}\r\n").as_bytes());
+    if close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// Writes a complete response with a `Content-Length` body, in one write.
 pub(crate) fn write_response(
     w: &mut impl Write,

@@ -27,7 +27,10 @@ mod mock;
 mod process;
 
 pub use http::ChunkInfo;
-pub use mock::{now_epoch_ms, Answer, AnswerKind, Deadline, Delivery, Event, InitError, MockRuntimeApi, API_VERSION};
+pub use mock::{
+    now_epoch_ms, Answer, AnswerFault, AnswerKind, Deadline, Delivery, Event, InitError, MockRuntimeApi, NextFault,
+    API_VERSION,
+};
 pub use process::{binary, machine_busy_time, Line, Process, ProcessBuilder, Stream};
 
 #[cfg(test)]
@@ -373,6 +376,147 @@ mod tests {
         drop(mock);
         assert!(poller.join().unwrap().is_none(), "connection closed, no reply");
         assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    /// Reads a reply head and whatever body arrives until the connection ends.
+    fn read_raw_until_closed(c: &mut Client) -> (Option<Reply>, std::io::Result<Vec<u8>>) {
+        let mut line = String::new();
+        if c.reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return (None, Ok(Vec::new()));
+        }
+        let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            c.reader.read_until(b'\n', &mut l).unwrap();
+            let l = String::from_utf8_lossy(&l).trim_end().to_string();
+            if l.is_empty() {
+                break;
+            }
+            let (n, v) = l.split_once(':').unwrap();
+            headers.push((n.to_string(), v.trim().to_string()));
+        }
+        let mut rest = Vec::new();
+        let read = c.reader.read_to_end(&mut rest).map(|_| rest);
+        (
+            Some(Reply {
+                status,
+                headers,
+                body: Vec::new(),
+            }),
+            read,
+        )
+    }
+
+    #[test]
+    fn scripted_next_faults_break_the_connection_as_told() {
+        let mock = MockRuntimeApi::start();
+        let get = format!("GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n");
+        // Reset before headers: no reply at all, no event used.
+        mock.script_next(NextFault::ResetBeforeHeaders);
+        mock.queue(Event::raw("0123456789").request_id("cut"));
+        let mut c = Client::connect(&mock.addr());
+        c.send(get.as_bytes());
+        let (reply, _) = read_raw_until_closed(&mut c);
+        assert!(reply.is_none());
+        assert!(mock.deliveries().is_empty());
+        // Truncated body: the head (with the id) and half the body, then FIN.
+        mock.script_next(NextFault::TruncatedBody);
+        let mut c = Client::connect(&mock.addr());
+        c.send(get.as_bytes());
+        let (reply, rest) = read_raw_until_closed(&mut c);
+        let reply = reply.expect("a head");
+        assert_eq!(reply.header("Lambda-Runtime-Aws-Request-Id"), Some("cut"));
+        assert_eq!(reply.header("Content-Length"), Some("10"));
+        assert_eq!(rest.unwrap(), b"01234");
+        assert_eq!(mock.deliveries()[0].request_id, "cut");
+        // Reset after headers: the head, half the body, then RST.
+        mock.script_next(NextFault::ResetAfterHeaders);
+        mock.queue(Event::raw("abcdef").request_id("rst"));
+        let mut c = Client::connect(&mock.addr());
+        c.send(get.as_bytes());
+        let (reply, _) = read_raw_until_closed(&mut c);
+        assert_eq!(reply.unwrap().header("Lambda-Runtime-Aws-Request-Id"), Some("rst"));
+        assert_eq!(mock.deliveries().len(), 2);
+        // Slow headers: the event arrives whole, late.
+        mock.script_next(NextFault::SlowHeaders(Duration::from_millis(300)));
+        mock.queue(Event::raw("slow").request_id("slow"));
+        let mut c = Client::connect(&mock.addr());
+        let start = Instant::now();
+        let r = c.request("GET", NEXT, "", b"");
+        assert!(start.elapsed() >= Duration::from_millis(250), "{:?}", start.elapsed());
+        assert_eq!(r.body, b"slow");
+        // A window of failures, then normal service.
+        mock.script_next_for(Duration::from_millis(200), NextFault::Status(503));
+        assert_eq!(c.request("GET", NEXT, "", b"").status, 503);
+        std::thread::sleep(Duration::from_millis(250));
+        mock.queue(Event::raw("after"));
+        assert_eq!(c.request("GET", NEXT, "", b"").body, b"after");
+    }
+
+    #[test]
+    fn raw_header_values_need_not_be_utf8() {
+        let mock = MockRuntimeApi::start();
+        mock.queue(Event::raw("r").raw_header("Lambda-Runtime-Aws-Tenant-Id", b"\xff\xfe".to_vec()));
+        let mut c = Client::connect(&mock.addr());
+        c.send(format!("GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            c.reader.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let needle = b"Lambda-Runtime-Aws-Tenant-Id: \xff\xfe\r\n";
+        assert!(head.windows(needle.len()).any(|w| w == needle));
+    }
+
+    #[test]
+    fn scripted_answer_faults() {
+        let mock = MockRuntimeApi::start();
+        let path = |id: &str| format!("/2018-06-01/runtime/invocation/{id}/response");
+        mock.script_answer("a", AnswerFault::ResetMidUpload);
+        mock.script_answer("a", AnswerFault::Status(410));
+        mock.script_answer("b", AnswerFault::SlowReply(Duration::from_millis(300)));
+        // Reset mid-upload: no reply, not recorded.
+        let mut c = Client::connect(&mock.addr());
+        let body = vec![b'x'; 100];
+        c.send(format!("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", path("a")).as_bytes());
+        let _ = c.writer.write_all(&body);
+        assert!(c.read_reply().is_none());
+        assert_eq!(mock.reset_uploads(), ["a"]);
+        assert!(mock.answers().is_empty());
+        // Then the one-off status, then the default again.
+        let mut c = Client::connect(&mock.addr());
+        assert_eq!(c.request("POST", &path("a"), "", b"1").status, 410);
+        assert_eq!(c.request("POST", &path("a"), "", b"1").status, 202);
+        // Slow reply: recorded at once, replied late.
+        let start = Instant::now();
+        assert_eq!(c.request("POST", &path("b"), "", b"1").status, 202);
+        assert!(start.elapsed() >= Duration::from_millis(250));
+        let b = mock.answers_for("b");
+        assert_eq!(b.len(), 1);
+        assert!(b[0].received < start + Duration::from_millis(200));
+        // Close without a reply: recorded, then the connection ends.
+        mock.script_answer("d", AnswerFault::CloseWithoutReply);
+        let mut d = Client::connect(&mock.addr());
+        d.send(format!("POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1", path("d")).as_bytes());
+        assert!(d.read_reply().is_none());
+        assert_eq!(mock.answers_for("d").len(), 1);
+        // Bodies can be counted and dropped.
+        mock.discard_answer_bodies();
+        c.request("POST", &path("c"), "", b"12345");
+        let a = mock.wait_for_answer("c", T).unwrap();
+        assert!(a.body.is_empty());
+        assert_eq!(a.discarded_bytes, 5);
+    }
+
+    #[test]
+    fn a_reserved_port_refuses_until_a_mock_starts_on_it() {
+        let port = MockRuntimeApi::reserve_port();
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+        let mock = MockRuntimeApi::start_on_retrying(port, "", T);
+        assert_eq!(mock.port(), port);
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub struct Event {
     tenant_id: Option<String>,
     invocation_id: Option<String>,
     extra_headers: Vec<(String, String)>,
+    raw_headers: Vec<(String, Vec<u8>)>,
     omitted_headers: Vec<String>,
 }
 
@@ -74,6 +75,7 @@ impl Event {
             tenant_id: None,
             invocation_id: None,
             extra_headers: Vec::new(),
+            raw_headers: Vec::new(),
             omitted_headers: Vec::new(),
         }
     }
@@ -148,6 +150,18 @@ impl Event {
         self
     }
 
+    /// Adds a header whose value is these raw bytes (they need not be UTF-8: `obs-text` such as
+    /// `b"\xff\xfe"` is legal HTTP), after every other header. CR, LF and NUL are not allowed.
+    pub fn raw_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        let value = value.into();
+        assert!(
+            !value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)),
+            "a header value cannot hold CR, LF or NUL"
+        );
+        self.raw_headers.push((name.into(), value));
+        self
+    }
+
     /// Leaves a header out of the `/next` reply, even a default one such as
     /// `Lambda-Runtime-Aws-Request-Id` or `Lambda-Runtime-Invoked-Function-Arn` (the mock still
     /// tracks the event under its request id). For testing malformed deliveries.
@@ -190,6 +204,73 @@ impl Event {
         h.retain(|(name, _)| !self.omitted_headers.iter().any(|o| o.eq_ignore_ascii_case(name)));
         h
     }
+
+    /// The head of the `/next` reply (status line, headers, `Content-Length` of the whole body),
+    /// raw header values included.
+    fn reply_head(&self, request_id: &str) -> Vec<u8> {
+        let mut fields: Vec<(String, Vec<u8>)> = self
+            .reply_headers(request_id)
+            .into_iter()
+            .map(|(n, v)| (n, v.into_bytes()))
+            .collect();
+        fields.extend(self.raw_headers.iter().cloned());
+        http::response_head(200, &fields, self.body.len(), false)
+    }
+}
+
+/// A scripted way for one `GET /next` to go wrong: see [`MockRuntimeApi::script_next`] and
+/// [`MockRuntimeApi::script_next_for`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextFault {
+    /// Reply at once with this status and an error body. No event is used.
+    Status(u16),
+    /// Read the request, then reset the connection (RST) without writing a byte. No event is used.
+    ResetBeforeHeaders,
+    /// Wait for an event, write the reply head and half of the body, then reset the connection
+    /// (RST). The event counts as delivered: its request id went out.
+    ResetAfterHeaders,
+    /// Wait for an event, send the reply head with the full `Content-Length` but only half of the
+    /// body, then close the connection (FIN). The event counts as delivered.
+    TruncatedBody,
+    /// Wait for an event, then trickle the reply head out in small pieces spread over this long,
+    /// then the body. The event is delivered whole.
+    SlowHeaders(Duration),
+}
+
+impl NextFault {
+    /// Whether the fault is played on an event (and so waits, parked, for one).
+    fn needs_event(self) -> bool {
+        !matches!(self, Self::Status(_) | Self::ResetBeforeHeaders)
+    }
+}
+
+/// A scripted way for one answer (`/response` or `/error`) to go wrong: see
+/// [`MockRuntimeApi::script_answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerFault {
+    /// Reply with this status. The answer is recorded: it was received.
+    Status(u16),
+    /// Read the request head and a few bytes of the body, then reset the connection (RST)
+    /// without a reply. The answer is **not** recorded (the mock never got it whole); it is
+    /// listed in [`MockRuntimeApi::reset_uploads`].
+    ResetMidUpload,
+    /// Record the answer, then wait this long before replying (with the status it would have
+    /// had otherwise).
+    SlowReply(Duration),
+    /// Read and record the whole answer, then close the connection (FIN) without a reply: the
+    /// answer arrived, but the runtime cannot know it.
+    CloseWithoutReply,
+}
+
+/// What becomes of a connection after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// Keep it open for the next request.
+    Keep,
+    /// Close it (FIN).
+    Close,
+    /// Reset it (RST).
+    Reset,
 }
 
 /// Which endpoint an [`Answer`] was posted to.
@@ -216,8 +297,8 @@ pub struct Answer {
     pub trailers: Vec<(String, String)>,
     /// Chunk arrival record of a chunked body (empty for a `Content-Length` body).
     pub chunks: Vec<ChunkInfo>,
-    /// Bytes of a chunked body counted but not kept (then `body` is empty); see
-    /// [`MockRuntimeApi::discard_chunked_bodies`].
+    /// Bytes of the body counted but not kept (then `body` is empty); see
+    /// [`MockRuntimeApi::discard_chunked_bodies`] and [`MockRuntimeApi::discard_answer_bodies`].
     pub discarded_bytes: u64,
     /// When the request head had arrived.
     pub started: Instant,
@@ -320,6 +401,9 @@ pub struct Delivery {
     pub request_id: String,
     /// When the reply was written.
     pub at: Instant,
+    /// The scripted fault it was delivered with ([`NextFault::ResetAfterHeaders`],
+    /// [`NextFault::TruncatedBody`] or [`NextFault::SlowHeaders`]), if any.
+    pub fault: Option<NextFault>,
 }
 
 fn json_str_field(body: &[u8], field: &str) -> Option<String> {
@@ -363,6 +447,11 @@ struct State {
     connections: HashMap<u64, TcpStream>,
     next_conn_id: u64,
     discard_chunked: bool,
+    next_faults: VecDeque<NextFault>,
+    next_fault_window: Option<(Instant, NextFault)>,
+    answer_faults: HashMap<String, VecDeque<AnswerFault>>,
+    reset_uploads: Vec<String>,
+    discard_answer_bodies: bool,
 }
 
 struct Shared {
@@ -516,6 +605,74 @@ impl MockRuntimeApi {
         self.shared.lock().discard_chunked = true;
     }
 
+    /// Scripts one `GET /next` fault. Faults are played in the order scripted, after any
+    /// [`fail_next`](Self::fail_next) statuses: one that needs no event
+    /// ([`NextFault::Status`], [`NextFault::ResetBeforeHeaders`]) on the next `/next` call to
+    /// arrive; one that plays on an event ([`NextFault::ResetAfterHeaders`],
+    /// [`TruncatedBody`](NextFault::TruncatedBody), [`SlowHeaders`](NextFault::SlowHeaders)) on
+    /// the next event handed out, by whichever `/next` (already parked or not) takes it.
+    pub fn script_next(&self, fault: NextFault) {
+        self.shared.lock().next_faults.push_back(fault);
+    }
+
+    /// Every `GET /next` arriving within `duration` from now gets `fault`, which must not need
+    /// an event ([`NextFault::Status`] or [`NextFault::ResetBeforeHeaders`]): an outage of that
+    /// shape, after which `/next` works again by itself.
+    pub fn script_next_for(&self, duration: Duration, fault: NextFault) {
+        assert!(
+            !fault.needs_event(),
+            "{fault:?} needs an event: script it with script_next"
+        );
+        self.shared.lock().next_fault_window = Some((Instant::now() + duration, fault));
+    }
+
+    /// Scripts a fault for the next answer (`/response` or `/error`) to `request_id`; several
+    /// calls queue up, one per answer attempt. Takes precedence over
+    /// [`reply_to`](Self::reply_to) and [`reply_every`](Self::reply_every).
+    pub fn script_answer(&self, request_id: &str, fault: AnswerFault) {
+        self.shared
+            .lock()
+            .answer_faults
+            .entry(request_id.to_string())
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Request ids of the answers whose upload was reset ([`AnswerFault::ResetMidUpload`]), one
+    /// entry per reset, in order. They are not in [`answers`](Self::answers).
+    pub fn reset_uploads(&self) -> Vec<String> {
+        self.shared.lock().reset_uploads.clone()
+    }
+
+    /// From now on answer bodies are counted ([`Answer::discarded_bytes`]) and thrown away, so
+    /// that hundreds of thousands of answers cost the mock little memory. Everything else about
+    /// an answer is still recorded.
+    pub fn discard_answer_bodies(&self) {
+        self.shared.lock().discard_answer_bodies = true;
+    }
+
+    /// A port of `127.0.0.1` that was free a moment ago: nothing listens on it, so connecting
+    /// is refused until a mock is started there with [`start_on`](Self::start_on).
+    pub fn reserve_port() -> u16 {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+        listener.local_addr().expect("a bound address").port()
+    }
+
+    /// [`start_on`](Self::start_on) that retries for up to `timeout` while the port is still
+    /// being released; panics if it cannot.
+    pub fn start_on_retrying(port: u16, prefix: &str, timeout: Duration) -> Self {
+        let start = Instant::now();
+        loop {
+            match Self::start_on(port, prefix) {
+                Ok(m) => return m,
+                Err(e) if start.elapsed() >= timeout => {
+                    panic!("cannot start the mock on port {port} within {timeout:?}: {e}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
     /// Every answer received so far, in arrival order.
     pub fn answers(&self) -> Vec<Answer> {
         self.shared.lock().answers.clone()
@@ -591,6 +748,19 @@ impl MockRuntimeApi {
     pub fn wait_for_answers(&self, n: usize, timeout: Duration) -> Result<Vec<Answer>, String> {
         self.wait(&format!("{n} answers"), timeout, |st| {
             (st.answers.len() >= n).then(|| st.answers.clone())
+        })
+    }
+
+    /// How many answers have arrived so far (cheaper than `answers().len()`).
+    pub fn answer_count(&self) -> usize {
+        self.shared.lock().answers.len()
+    }
+
+    /// Waits until at least `n` answers have arrived; returns how many have (no copy of them,
+    /// unlike [`wait_for_answers`](Self::wait_for_answers): for runs of many thousands).
+    pub fn wait_for_answer_count(&self, n: usize, timeout: Duration) -> Result<usize, String> {
+        self.wait(&format!("{n} answers"), timeout, |st| {
+            (st.answers.len() >= n).then_some(st.answers.len())
         })
     }
 
@@ -688,6 +858,9 @@ fn describe(st: &State, api: &str) -> String {
     if !st.unexpected.is_empty() {
         let _ = write!(s, "\n  unexpected requests: {:?}", st.unexpected);
     }
+    if !st.reset_uploads.is_empty() {
+        let _ = write!(s, "\n  {} answer uploads reset", st.reset_uploads.len());
+    }
     s
 }
 
@@ -754,12 +927,16 @@ fn serve_connection(shared: &Shared, stream: TcpStream) {
         if head.expects_continue() && io::Write::write_all(&mut writer, b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
             break;
         }
-        let keep_alive = match handle_request(shared, &mut reader, &mut writer, &head) {
-            Ok(keep) => keep && !head.wants_close(),
-            Err(_) => false,
-        };
-        if !keep_alive {
-            break;
+        match handle_request(shared, &mut reader, &mut writer, &head) {
+            Ok(Conn::Keep) if !head.wants_close() => {}
+            Ok(Conn::Reset) => {
+                // RST: linger 0, then the last descriptor of the socket is closed (no FIN
+                // first: shutdown() would send one).
+                let _ = socket2::SockRef::from(&writer).set_linger(Some(Duration::ZERO));
+                shared.lock().connections.remove(&conn_id);
+                return;
+            }
+            Ok(_) | Err(_) => break,
         }
     }
     let _ = writer.shutdown(Shutdown::Both);
@@ -799,25 +976,54 @@ fn reply_status(writer: &mut TcpStream, status: u16) -> io::Result<()> {
     }
 }
 
-/// Handles one request; `Ok(false)` closes the connection.
+/// `invocation/{id}/response` or `invocation/{id}/error` → the id and the kind.
+fn answer_target(route: &str) -> Option<(&str, AnswerKind)> {
+    let rest = route.strip_prefix("invocation/")?;
+    let (id, kind) = if let Some(id) = rest.strip_suffix("/response") {
+        (id, AnswerKind::Response)
+    } else {
+        (rest.strip_suffix("/error")?, AnswerKind::Error)
+    };
+    (!id.is_empty() && !id.contains('/')).then_some((id, kind))
+}
+
+/// Handles one request; says what becomes of the connection.
 fn handle_request(
     shared: &Shared,
     reader: &mut BufReader<TcpStream>,
     writer: &mut TcpStream,
     head: &Head,
-) -> io::Result<bool> {
-    let discard = shared.lock().discard_chunked;
-    let body = if discard {
-        http::read_body_discarding(reader, head)?
-    } else {
-        http::read_body(reader, head)?
-    };
+) -> io::Result<Conn> {
     let route = head
         .path
         .strip_prefix(shared.prefix.as_str())
         .and_then(|p| p.strip_prefix(API_VERSION))
         .and_then(|p| p.strip_prefix("/runtime/"));
     let method = head.method.as_str();
+    let target = route.filter(|_| method == "POST").and_then(answer_target);
+    // An answer whose upload is to be reset: a few body bytes are read, the rest never is.
+    let fault = target.and_then(|(id, _)| {
+        let mut st = shared.lock();
+        let faults = st.answer_faults.get_mut(id)?;
+        let fault = faults.pop_front();
+        if faults.is_empty() {
+            st.answer_faults.remove(id);
+        }
+        fault
+    });
+    if let (Some(AnswerFault::ResetMidUpload), Some((id, _))) = (fault, target) {
+        let mut some = [0u8; 8];
+        let _ = io::Read::read(reader, &mut some);
+        shared.lock().reset_uploads.push(id.to_string());
+        shared.changed.notify_all();
+        return Ok(Conn::Reset);
+    }
+    let discard = shared.lock().discard_chunked;
+    let body = if discard {
+        http::read_body_discarding(reader, head)?
+    } else {
+        http::read_body(reader, head)?
+    };
     match (method, route) {
         ("GET", Some("invocation/next")) => serve_next(shared, reader, writer),
         ("POST", Some("init/error")) => {
@@ -834,25 +1040,17 @@ fn handle_request(
             };
             shared.changed.notify_all();
             reply_status(writer, status)?;
-            Ok(true)
+            Ok(Conn::Keep)
         }
-        ("POST", Some(rest)) if rest.starts_with("invocation/") => {
-            let rest = &rest["invocation/".len()..];
-            let (id, kind) = if let Some(id) = rest.strip_suffix("/response") {
-                (id, AnswerKind::Response)
-            } else if let Some(id) = rest.strip_suffix("/error") {
-                (id, AnswerKind::Error)
-            } else {
+        _ => {
+            let Some((id, kind)) = target else {
                 return not_found(shared, writer, head);
             };
-            if id.is_empty() || id.contains('/') {
-                return not_found(shared, writer, head);
-            }
             let received = Instant::now();
-            let status = {
+            let (status, delay) = {
                 let mut st = shared.lock();
                 let count = st.answers.len() + 1;
-                let status = st
+                let scripted = st
                     .status_for_id
                     .get(id)
                     .copied()
@@ -860,32 +1058,47 @@ fn handle_request(
                         Some((n, s)) if count % n == 0 => s,
                         _ => 202,
                     });
+                let (status, delay) = match fault {
+                    Some(AnswerFault::Status(s)) => (s, None),
+                    Some(AnswerFault::SlowReply(d)) => (scripted, Some(d)),
+                    _ => (scripted, None),
+                };
                 let delivered = st.delivered_ids.contains(id);
                 st.in_flight.remove(id);
+                let (bytes, discarded) = if st.discard_answer_bodies {
+                    (Vec::new(), body.discarded + body.bytes.len() as u64)
+                } else {
+                    (body.bytes, body.discarded)
+                };
                 st.answers.push(Answer {
                     request_id: id.to_string(),
                     kind,
                     headers: head.headers.clone(),
-                    body: body.bytes,
+                    body: bytes,
                     trailers: body.trailers,
                     chunks: body.chunks,
-                    discarded_bytes: body.discarded,
+                    discarded_bytes: discarded,
                     started: head.started,
                     received,
                     status,
                     delivered,
                 });
-                status
+                (status, delay)
             };
             shared.changed.notify_all();
+            if fault == Some(AnswerFault::CloseWithoutReply) {
+                return Ok(Conn::Close);
+            }
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
             reply_status(writer, status)?;
-            Ok(true)
+            Ok(Conn::Keep)
         }
-        _ => not_found(shared, writer, head),
     }
 }
 
-fn not_found(shared: &Shared, writer: &mut TcpStream, head: &Head) -> io::Result<bool> {
+fn not_found(shared: &Shared, writer: &mut TcpStream, head: &Head) -> io::Result<Conn> {
     shared.lock().unexpected.push(format!("{} {}", head.method, head.path));
     shared.changed.notify_all();
     json_reply(
@@ -894,7 +1107,7 @@ fn not_found(shared: &Shared, writer: &mut TcpStream, head: &Head) -> io::Result
         &serde_json::json!({"errorMessage": "no such endpoint", "errorType": "NotFound"}),
         false,
     )?;
-    Ok(true)
+    Ok(Conn::Keep)
 }
 
 /// Whether the client of a parked request is still connected.
@@ -915,38 +1128,87 @@ fn client_alive(reader: &BufReader<TcpStream>) -> bool {
     sock.set_nonblocking(false).is_ok() && alive
 }
 
-fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpStream) -> io::Result<bool> {
+/// The fault, if any, a `/next` call gets as it arrives: the window first, then the script if
+/// its first fault needs no event.
+fn take_call_fault(st: &mut State) -> Option<NextFault> {
+    match st.next_fault_window {
+        Some((until, fault)) if Instant::now() < until => return Some(fault),
+        Some(_) => st.next_fault_window = None,
+        None => {}
+    }
+    match st.next_faults.front() {
+        Some(f) if !f.needs_event() => st.next_faults.pop_front(),
+        _ => None,
+    }
+}
+
+/// The fault, if any, an event gets as it is handed out: the script's first fault, if it needs
+/// an event.
+fn take_delivery_fault(st: &mut State) -> Option<NextFault> {
+    match st.next_faults.front() {
+        Some(f) if f.needs_event() => st.next_faults.pop_front(),
+        _ => None,
+    }
+}
+
+/// Writes `buf`; returns how many bytes went out before an error, if one happened.
+fn write_counting(w: &mut TcpStream, buf: &[u8]) -> (usize, io::Result<()>) {
+    let mut sent = 0;
+    while sent < buf.len() {
+        match io::Write::write(w, &buf[sent..]) {
+            Ok(0) => return (sent, Err(io::Error::new(ErrorKind::WriteZero, "wrote nothing"))),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return (sent, Err(e)),
+        }
+    }
+    (sent, io::Write::flush(w))
+}
+
+fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpStream) -> io::Result<Conn> {
     let mut st = shared.lock();
     st.next_calls.push(Instant::now());
-    if let Some(status) = st.next_script.pop_front() {
-        drop(st);
-        shared.changed.notify_all();
-        json_reply(
-            writer,
-            status,
-            &serde_json::json!({
-                "errorMessage": format!("scripted /next failure {status}"),
-                "errorType": error_type_for(status),
-            }),
-            false,
-        )?;
-        return Ok(true);
+    let scripted = st.next_script.pop_front().map(NextFault::Status);
+    match scripted.or_else(|| take_call_fault(&mut st)) {
+        Some(NextFault::Status(status)) => {
+            drop(st);
+            shared.changed.notify_all();
+            json_reply(
+                writer,
+                status,
+                &serde_json::json!({
+                    "errorMessage": format!("scripted /next failure {status}"),
+                    "errorType": error_type_for(status),
+                }),
+                false,
+            )?;
+            return Ok(Conn::Keep);
+        }
+        Some(NextFault::ResetBeforeHeaders) => {
+            drop(st);
+            shared.changed.notify_all();
+            return Ok(Conn::Reset);
+        }
+        _ => {}
     }
     st.parked += 1;
     st.max_parked = st.max_parked.max(st.parked);
     shared.changed.notify_all();
+    let fault: Option<NextFault>;
     let queued = loop {
         if shared.stopping.load(Ordering::SeqCst) || !client_alive(reader) {
             st.parked -= 1;
             drop(st);
             shared.changed.notify_all();
-            return Ok(false);
+            return Ok(Conn::Close);
         }
         if let Some(q) = st.queue.pop_front() {
             st.parked -= 1;
+            fault = take_delivery_fault(&mut st);
             st.deliveries.push(Delivery {
                 request_id: q.request_id.clone(),
                 at: Instant::now(),
+                fault,
             });
             st.delivered_ids.insert(q.request_id.clone());
             st.in_flight.insert(q.request_id.clone());
@@ -961,19 +1223,68 @@ fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpSt
     };
     drop(st);
     shared.changed.notify_all();
-    let headers = queued.event.reply_headers(&queued.request_id);
-    let written = http::write_response(writer, 200, &headers, &queued.event.body, false);
-    if written.is_err() {
-        // Not delivered after all: put it back for the next poller.
+    let head = queued.event.reply_head(&queued.request_id);
+    let body = &queued.event.body;
+    let (sent, written) = match fault {
+        Some(NextFault::ResetAfterHeaders | NextFault::TruncatedBody) => {
+            let mut out = head.clone();
+            out.extend_from_slice(&body[..body.len() / 2]);
+            let (sent, result) = write_counting(writer, &out);
+            if result.is_ok() {
+                // Let the head reach the client before the connection goes.
+                std::thread::sleep(Duration::from_millis(50));
+                let end = if fault == Some(NextFault::TruncatedBody) {
+                    Conn::Close
+                } else {
+                    Conn::Reset
+                };
+                return Ok(end);
+            }
+            (sent, result)
+        }
+        Some(NextFault::SlowHeaders(over)) => {
+            const PIECES: usize = 10;
+            let piece = head.len().div_ceil(PIECES);
+            let mut sent = 0;
+            let mut result = Ok(());
+            for (i, part) in head.chunks(piece).enumerate() {
+                if i > 0 {
+                    std::thread::sleep(over / PIECES as u32);
+                }
+                let (n, r) = write_counting(writer, part);
+                sent += n;
+                result = r;
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_ok() {
+                let (n, r) = write_counting(writer, body);
+                sent += n;
+                result = r;
+            }
+            (sent, result)
+        }
+        _ => {
+            let mut out = head.clone();
+            out.extend_from_slice(body);
+            write_counting(writer, &out)
+        }
+    };
+    if written.is_err() && sent < head.len() {
+        // The request id never went out: put the event back for the next poller.
         let mut st = shared.lock();
         if let Some(pos) = st.deliveries.iter().rposition(|d| d.request_id == queued.request_id) {
             st.deliveries.remove(pos);
         }
         st.delivered_ids.remove(&queued.request_id);
         st.in_flight.remove(&queued.request_id);
+        if let Some(f) = fault {
+            st.next_faults.push_front(f);
+        }
         st.queue.push_front(queued);
         drop(st);
         shared.changed.notify_all();
     }
-    written.map(|()| true)
+    written.map(|()| Conn::Keep)
 }

@@ -1,5 +1,8 @@
 //! A handler panic is caught and reported as `Runtime.HandlerPanic` with the panic message; the
-//! same slot serves the next event; in managed mode the other slots never notice.
+//! same slot serves the next event; in managed mode the other slots never notice. The panic is
+//! logged with the request id and counted (`panics_count`, and `restarts_count` for the rebuilt
+//! handler). A panic mid-stream: `stream_panic_mid_way_is_sent_in_trailers.rs`; a panic of the
+//! poller itself: the unit test in `crates/lambda-actors/src/poller.rs`.
 
 use crate::support::*;
 use std::time::{Duration, Instant};
@@ -68,4 +71,51 @@ fn panic_on_one_slot_leaves_concurrent_slots_untouched_managed() {
         run.check(n == 1, || format!("{id} answered {n} times"));
     }
     run.assert_running("process died");
+}
+
+#[test]
+fn handler_panic_is_counted_and_logged_with_its_request_id_managed() {
+    let _m = shared_machine();
+    // One slot, so the echo afterwards is served by the rebuilt handler of the same slot.
+    let mut run = Run::managed(
+        1,
+        &[("LAMBDA_ACTORS_METRICS_INTERVAL_SECS", "1"), ("RUST_BACKTRACE", "0")],
+    );
+    let id = run.send(json!({"op": "panic", "message": "counted-panic"}));
+    run.error_json(&run.answer(&id), "Runtime.HandlerPanic");
+    let next = run.send(json!({"op": "echo", "after": "panic"}));
+    let body = run.ok_json(&run.answer(&next));
+    run.check(body["after"] == "panic", || format!("echo after the panic: {body}"));
+    // Logged: ERROR lines naming the panic carry the invocation's request id.
+    let logged: Vec<Value> = run
+        .proc
+        .stream_lines(Stream::Stdout)
+        .iter()
+        .filter(|l| l.contains("counted-panic"))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    run.check(!logged.is_empty(), || "the panic was not logged".into());
+    for v in &logged {
+        run.check(v["level"] == "ERROR" && v["requestId"] == json!(id), || {
+            format!("the panic should be logged as ERROR with requestId {id}: {v}")
+        });
+    }
+    // Counted: one panic, and the rebuilt handler as a restart.
+    let (mut panics, mut restarts) = (0, 0);
+    run.proc
+        .wait_for_line(
+            |l| {
+                if let Ok(v) = serde_json::from_str::<Value>(l) {
+                    if v["message"] == "metrics" {
+                        panics += v["panics_count"].as_u64().unwrap_or(0);
+                        restarts += v["restarts_count"].as_u64().unwrap_or(0);
+                    }
+                }
+                panics >= 1 && restarts >= 1
+            },
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|e| run.fail(&format!("no summary counting the panic and the restart: {e}")));
+    run.check(panics == 1, || format!("summaries counted {panics} panics, expected 1"));
+    run.assert_running("process died after a panic");
 }

@@ -1,4 +1,7 @@
-//! SIGTERM (and SIGINT): stop polling, let in-flight invocations finish and be answered, exit 0.
+//! SIGTERM (and SIGINT): stop polling at once, let in-flight invocations — buffered, streaming,
+//! background work after the response — finish and be answered within the grace
+//! (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`, default 2 s), exit 0. A second signal exits at once with
+//! 128 + the signal number.
 
 use crate::support::*;
 use std::time::{Duration, Instant};
@@ -91,6 +94,72 @@ fn shutdown_grace_bounds_the_drain_of_a_hung_invocation() {
 }
 
 #[test]
+fn sigterm_lets_buffered_streaming_and_background_work_finish_managed() {
+    let _m = shared_machine();
+    let mut run = Run::managed(4, &[]);
+    run.parked(4);
+    let sleep = run.send(json!({"op": "sleep", "ms": 1000}));
+    let stream = run.send(json!({"op": "stream", "chunks": 5, "chunk_bytes": 10, "delay_ms": 200}));
+    let background = run.send(json!({"op": "background", "ms": 1000}));
+    run.mock.wait_for_deliveries(3, T).unwrap_or_else(|e| run.fail(&e));
+    // The background invocation has answered already; its work goes on.
+    run.answer(&background);
+    std::thread::sleep(Duration::from_millis(100));
+    let signalled = Instant::now();
+    run.proc.sigterm();
+    // Polling stops at once: the fourth slot's parked /next is dropped.
+    let deadline = signalled + Duration::from_millis(500);
+    while run.mock.parked() > 0 {
+        if Instant::now() > deadline {
+            run.fail("a /next was still parked 500 ms after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let unparked = signalled.elapsed();
+    let Some(status) = run.proc.wait_exit(Duration::from_secs(5)) else {
+        run.fail("still running 5 s after SIGTERM with 1 s of work in flight")
+    };
+    let exited = signalled.elapsed();
+    run.check(status.code() == Some(0), || {
+        format!("exit after SIGTERM: {status}, expected 0")
+    });
+    let body = run.ok_json(&run.answer(&sleep));
+    run.check(body == json!({"slept_ms": 1000}), || format!("sleep answer: {body}"));
+    let streamed = run.answer(&stream);
+    run.check(
+        streamed.body == [b'a'; 50] && streamed.chunks.len() == 5 && streamed.trailers.is_empty(),
+        || {
+            format!(
+                "the stream in flight should end whole: {} bytes in {} chunks, trailers {:?}",
+                streamed.body.len(),
+                streamed.chunks.len(),
+                streamed.trailers
+            )
+        },
+    );
+    let body = run.ok_json(&run.answer(&background));
+    run.check(body == json!({"accepted": true}), || {
+        format!("background answer: {body}")
+    });
+    run.check(
+        run.proc.lines().iter().any(|l| l.text.contains("background done")),
+        || "the background work was cut short: no \"background done\" line before exit".into(),
+    );
+    // Within the grace: the work took ~1 s, the default grace is 2 s.
+    run.check(
+        exited >= Duration::from_millis(800) && exited < Duration::from_millis(2500),
+        || format!("exited {exited:?} after SIGTERM with ~1 s of work in flight (grace 2 s)"),
+    );
+    for id in [&sleep, &stream, &background] {
+        let n = run.mock.answers_for(id).len();
+        run.check(n == 1, || format!("{id} answered {n} times"));
+    }
+    let late = run.mock.next_call_times().iter().filter(|t| **t > signalled).count();
+    run.check(late == 0, || format!("{late} /next calls after SIGTERM"));
+    eprintln!("SIGTERM with sleep, stream and background in flight: unparked in {unparked:?}, exit 0 in {exited:?}");
+}
+
+#[test]
 fn second_signal_exits_at_once() {
     let _m = shared_machine();
     let mut run = Run::managed(2, &[("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS", "30000")]);
@@ -102,8 +171,15 @@ fn second_signal_exits_at_once() {
     run.assert_running("exited on the first SIGTERM although an invocation was in flight");
     let second = Instant::now();
     run.proc.sigterm();
-    let Some(_status) = run.proc.wait_exit(Duration::from_secs(3)) else {
+    let Some(status) = run.proc.wait_exit(Duration::from_secs(3)) else {
         run.fail("still running 3 s after a second SIGTERM")
     };
-    eprintln!("second signal: exit {:?} after it", second.elapsed());
+    let took = second.elapsed();
+    run.check(took < Duration::from_millis(1000), || {
+        format!("exited {took:?} after the second SIGTERM, expected at once")
+    });
+    run.check(status.code() == Some(128 + 15), || {
+        format!("exit after a second SIGTERM: {status}, expected 143 (128 + SIGTERM)")
+    });
+    eprintln!("second signal: exit {status} {took:?} after it");
 }

@@ -1,0 +1,79 @@
+//! A `/next` reply without a usable `Lambda-Runtime-Aws-Request-Id` — missing, empty, not
+//! visible ASCII, not UTF-8 — cannot be answered (there is no id to answer to). The runtime logs
+//! it and skips it, and the poller survives: with one slot, that same poller serves the next
+//! event. (The official Rust runtime's worker panics here.)
+
+use crate::support::*;
+
+const REQUEST_ID: &str = "Lambda-Runtime-Aws-Request-Id";
+
+fn skipped_then_served(mut run: Run) {
+    let cases: Vec<(&str, Event)> = vec![
+        ("missing", Event::json(&json!({"op": "echo"})).omit_header(REQUEST_ID)),
+        (
+            "empty",
+            Event::json(&json!({"op": "echo"}))
+                .omit_header(REQUEST_ID)
+                .raw_header(REQUEST_ID, b"".to_vec()),
+        ),
+        (
+            "with a space",
+            Event::json(&json!({"op": "echo"}))
+                .omit_header(REQUEST_ID)
+                .raw_header(REQUEST_ID, b"two words".to_vec()),
+        ),
+        (
+            "not UTF-8",
+            Event::json(&json!({"op": "echo"}))
+                .omit_header(REQUEST_ID)
+                .raw_header(REQUEST_ID, b"\xff\xfe-id".to_vec()),
+        ),
+    ];
+    for (round, (what, event)) in cases.into_iter().enumerate() {
+        let lines_before = run.proc.lines().len();
+        let hidden = run.mock.queue(event);
+        let id = run.send(json!({"op": "echo", "after": what}));
+        let body = run.ok_json(&run.answer(&id));
+        run.check(body["after"] == what, || {
+            format!("echo after a request id {what}: {body}")
+        });
+        // Logged: a line about the unusable id, written after this delivery.
+        let logged = run.proc.lines()[lines_before..].iter().any(|l| {
+            let t = l.text.to_ascii_lowercase();
+            t.contains("request-id") || t.contains("request id")
+        });
+        run.check(logged, || {
+            format!("no log line about the /next reply whose request id is {what}")
+        });
+        run.check(run.mock.answers_for(&hidden).is_empty(), || {
+            format!("the event whose request id is {what} was answered to an id it was never given")
+        });
+        run.check(run.mock.deliveries().len() == 2 * (round + 1), || {
+            format!("{} deliveries after {} rounds", run.mock.deliveries().len(), round + 1)
+        });
+    }
+    let strays: Vec<String> = run
+        .mock
+        .answers()
+        .iter()
+        .filter(|a| !a.delivered)
+        .map(|a| a.request_id.clone())
+        .collect();
+    run.check(strays.is_empty(), || {
+        format!("answers to ids never delivered: {strays:?}")
+    });
+    run.assert_running("a reply without a request id took the runtime down");
+}
+
+#[test]
+fn next_reply_without_request_id_is_logged_and_skipped_classic() {
+    let _m = shared_machine();
+    skipped_then_served(Run::classic(&[]));
+}
+
+#[test]
+fn next_reply_without_request_id_is_logged_and_skipped_managed() {
+    let _m = shared_machine();
+    // One slot: the poller that skipped the reply is the one that serves the next event.
+    skipped_then_served(Run::managed(1, &[]));
+}
