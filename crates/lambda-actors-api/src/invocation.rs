@@ -2,6 +2,9 @@
 
 use crate::headers;
 
+/// Deadlines below this (2001-09-09 in epoch ms) are durations, not instants.
+const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
+
 /// Everything the headers of a `GET /next` reply say about one invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvocationMeta {
@@ -11,6 +14,9 @@ pub struct InvocationMeta {
     pub deadline_ms: Option<u64>,
     /// The raw deadline header when it was present but not a number, for a warning.
     pub bad_deadline: Option<String>,
+    /// The deadline header held a duration (some emulators send e.g. `600000`), not epoch
+    /// milliseconds: `deadline_ms` was computed as now plus that duration.
+    pub relative_deadline: bool,
     /// `Lambda-Runtime-Invoked-Function-Arn`.
     pub invoked_function_arn: Option<String>,
     /// `Lambda-Runtime-Trace-Id`.
@@ -68,17 +74,28 @@ impl InvocationMeta {
             Ok(id) if !id.trim().is_empty() && id.trim().bytes().all(|b| b.is_ascii_graphic()) => id.trim().to_owned(),
             _ => return Err(MetaError::BadRequestId(String::from_utf8_lossy(raw_id).into_owned())),
         };
-        let (deadline_ms, bad_deadline) = match text(headers::DEADLINE_MS) {
+        let (mut deadline_ms, bad_deadline) = match text(headers::DEADLINE_MS) {
             None => (None, None),
             Some(v) => match v.parse::<u64>() {
                 Ok(ms) => (Some(ms), None),
                 Err(_) => (None, Some(v)),
             },
         };
+        // Lambda sends Unix epoch milliseconds; a value before 2001-09-09 cannot be one, and
+        // emulators that send a duration mean "this much from now".
+        let relative_deadline = deadline_ms.is_some_and(|ms| ms < EARLIEST_EPOCH_DEADLINE_MS);
+        if relative_deadline {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            deadline_ms = deadline_ms.map(|d| now + d);
+        }
         Ok(Self {
             request_id,
             deadline_ms,
             bad_deadline,
+            relative_deadline,
             invoked_function_arn: text(headers::INVOKED_FUNCTION_ARN),
             trace_id: text(headers::TRACE_ID),
             client_context: text(headers::CLIENT_CONTEXT),
@@ -139,6 +156,21 @@ mod tests {
         assert_eq!(meta.deadline_ms, None);
         assert_eq!(meta.bad_deadline.as_deref(), Some("soon"));
         assert_eq!(meta.tenant_id, None);
+    }
+
+    #[test]
+    fn a_duration_in_the_deadline_header_counts_from_now() {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let meta = parse(&[(headers::REQUEST_ID, b"id"), (headers::DEADLINE_MS, b"600000")]).unwrap();
+        assert!(meta.relative_deadline);
+        let d = meta.deadline_ms.unwrap();
+        assert!(d >= before + 600_000 && d < before + 660_000, "{d} vs {before}");
+        let meta = parse(&[(headers::REQUEST_ID, b"id"), (headers::DEADLINE_MS, b"1795705711123")]).unwrap();
+        assert!(!meta.relative_deadline);
+        assert_eq!(meta.deadline_ms, Some(1_795_705_711_123));
     }
 
     #[test]

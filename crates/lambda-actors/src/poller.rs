@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
+/// Whether the "deadline is a duration" warning was logged (once per process).
+static RELATIVE_DEADLINE_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Tries of `GET /next` in classic mode before giving up on an unreachable Runtime API.
 const CLASSIC_RETRIES: u32 = 5;
 /// First back-off delay; doubles per failure.
@@ -160,6 +163,14 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::
         traceId = meta.trace_id.as_deref(),
         tenantId = meta.tenant_id.as_deref(),
     );
+    if meta.relative_deadline && !RELATIVE_DEADLINE_SEEN.swap(true, Ordering::Relaxed) {
+        span.in_scope(|| {
+            tracing::warn!(
+                "Lambda-Runtime-Deadline-Ms holds a duration, not epoch milliseconds (an emulator?): \
+                 counting it from now (said once)"
+            )
+        });
+    }
     if let Some(bad) = &meta.bad_deadline {
         span.in_scope(|| tracing::warn!("ignoring a Lambda-Runtime-Deadline-Ms that is not a number: {bad:?}"));
     }
