@@ -578,7 +578,7 @@ impl MockRuntimeApi {
     /// The next `count` calls to `/next` are answered at once with `status` and an error body.
     pub fn fail_next(&self, count: usize, status: u16) {
         let mut st = self.shared.lock();
-        st.next_script.extend(std::iter::repeat(status).take(count));
+        st.next_script.extend(std::iter::repeat_n(status, count));
     }
 
     /// Answers (`/response` or `/error`) for this request id are replied to with `status`.
@@ -1055,7 +1055,7 @@ fn handle_request(
                     .get(id)
                     .copied()
                     .unwrap_or_else(|| match st.status_every {
-                        Some((n, s)) if count % n == 0 => s,
+                        Some((n, s)) if count.is_multiple_of(n) => s,
                         _ => 202,
                     });
                 let (status, delay) = match fault {

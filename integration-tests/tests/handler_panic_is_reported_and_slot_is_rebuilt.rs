@@ -86,7 +86,11 @@ fn handler_panic_is_counted_and_logged_with_its_request_id_managed() {
     let next = run.send(json!({"op": "echo", "after": "panic"}));
     let body = run.ok_json(&run.answer(&next));
     run.check(body["after"] == "panic", || format!("echo after the panic: {body}"));
-    // Logged: ERROR lines naming the panic carry the invocation's request id.
+    // Logged: ERROR lines naming the panic carry the invocation's request id (waited for: the
+    // output is read asynchronously).
+    run.proc
+        .wait_for_line(|l| l.contains("counted-panic") && l.contains("rebuilt"), T)
+        .unwrap_or_else(|e| run.fail(&format!("the panic was not logged: {e}")));
     let logged: Vec<Value> = run
         .proc
         .stream_lines(Stream::Stdout)

@@ -29,22 +29,31 @@ fn skipped_then_served(mut run: Run) {
                 .raw_header(REQUEST_ID, b"\xff\xfe-id".to_vec()),
         ),
     ];
+    let about_the_id = |l: &str| {
+        let t = l.to_ascii_lowercase();
+        t.contains("request-id") || t.contains("request id")
+    };
     for (round, (what, event)) in cases.into_iter().enumerate() {
-        let lines_before = run.proc.lines().len();
         let hidden = run.mock.queue(event);
         let id = run.send(json!({"op": "echo", "after": what}));
         let body = run.ok_json(&run.answer(&id));
         run.check(body["after"] == what, || {
             format!("echo after a request id {what}: {body}")
         });
-        // Logged: a line about the unusable id, written after this delivery.
-        let logged = run.proc.lines()[lines_before..].iter().any(|l| {
-            let t = l.text.to_ascii_lowercase();
-            t.contains("request-id") || t.contains("request id")
-        });
-        run.check(logged, || {
-            format!("no log line about the /next reply whose request id is {what}")
-        });
+        // Logged: one more line about an unusable id (the output is read asynchronously).
+        let mut seen = 0;
+        let logged = run.proc.wait_for_line(
+            |l| {
+                seen += usize::from(about_the_id(l));
+                seen > round
+            },
+            T,
+        );
+        if let Err(e) = logged {
+            run.fail(&format!(
+                "no log line about the /next reply whose request id is {what}: {e}"
+            ));
+        }
         run.check(run.mock.answers_for(&hidden).is_empty(), || {
             format!("the event whose request id is {what} was answered to an id it was never given")
         });

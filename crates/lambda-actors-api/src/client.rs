@@ -79,9 +79,24 @@ impl RuntimeClient {
             return Err(ApiError::from_status(code, &body));
         }
         let meta = InvocationMeta::from_headers(|name| resp.headers().get(name).map(|v| v.as_bytes()));
+        let declared = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
         let body = resp.body().limit(MAX_EVENT_BYTES).await;
         let meta = meta.map_err(ApiError::headers)?;
         match body {
+            // awc ends a body at EOF without checking the declared length: a cut event must
+            // not reach the handler as if it were whole.
+            Ok(body) if declared.is_some_and(|n| body.len() < n) => Err(ApiError::body(
+                format_args!(
+                    "the body ended after {} of {} bytes",
+                    body.len(),
+                    declared.unwrap_or_default()
+                ),
+                meta,
+            )),
             Ok(body) => Ok(NextEvent { meta, body }),
             Err(e) => Err(ApiError::body(e, meta)),
         }
@@ -150,8 +165,16 @@ async fn read_reply(sent: SendResult) -> Result<(), ApiError> {
 
 fn send_error(e: SendRequestError) -> ApiError {
     match e {
+        // awc's name for "closed before the reply head", not a failed connect.
+        SendRequestError::Connect(awc::error::ConnectError::Disconnected) => {
+            ApiError::unsent("the connection closed before the API replied")
+        }
         SendRequestError::Connect(e) => ApiError::connect(e),
+        // No reply came back: the connection broke while the request was written, or was
+        // reset before the API replied (a pooled keep-alive connection the server had
+        // already closed looks exactly like this).
         SendRequestError::Send(e) => ApiError::unsent(e),
+        SendRequestError::Response(actix_http::error::ParseError::Io(e)) => ApiError::unsent(e),
         other => ApiError::transport(other),
     }
 }

@@ -32,8 +32,8 @@ impl ApiError {
         Self::new(Kind::Connect, detail.to_string())
     }
 
-    /// The connection broke while the request was being written: the API cannot have
-    /// taken it, so sending it again on a fresh connection is safe.
+    /// No reply: the connection broke while the request was being written, or before the
+    /// API replied.
     pub(crate) fn unsent(detail: impl fmt::Display) -> Self {
         Self::new(Kind::Unsent, detail.to_string())
     }
@@ -75,8 +75,10 @@ impl ApiError {
         self.kind == Kind::Connect
     }
 
-    /// The request certainly did not reach the API whole (refused connection, or the
-    /// connection broke while it was being written): retrying cannot answer twice.
+    /// No reply came back: the connection was refused, broke while the request was being
+    /// written, or closed before the API replied. Sending again is how an answer is not lost;
+    /// if the first copy did arrive, Lambda rejects the repeat with 400 (`InvalidRequestID`).
+    /// An error *with* a reply (any status, even a malformed one) is never retryable.
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind, Kind::Connect | Kind::Unsent)
     }

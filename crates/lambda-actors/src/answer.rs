@@ -144,9 +144,11 @@ impl Answer {
     }
 }
 
-/// Tries an answer up to three times while it certainly did not reach the API (refused, or
-/// broken while being written): an answer lost to a reset connection is sent again, and one
-/// that may have arrived is never repeated.
+/// Tries an answer up to three times while no reply comes back (refused, broken while being
+/// written, closed or reset before the reply): an answer lost to a broken connection is sent
+/// again. An answer that got any reply is never repeated. If a copy without a reply did
+/// arrive, Lambda rejects the repeat with 400, which is logged and survived: a repeated
+/// attempt beats a lost answer.
 async fn retrying<F, Fut>(mut send: F) -> Result<(), AnswerError>
 where
     F: FnMut() -> Fut,
