@@ -150,3 +150,35 @@ where
         (self.f)(event, ctx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct BadOutput;
+
+    impl Handler for BadOutput {
+        type Event = u8;
+        // JSON object keys must be strings: this output cannot be encoded.
+        type Output = HashMap<Vec<u8>, u8>;
+        async fn handle(&mut self, event: u8, _ctx: Context) -> Result<Self::Output, Error> {
+            Ok(HashMap::from([(vec![event], event)]))
+        }
+    }
+
+    #[actix_rt::test]
+    async fn undecodable_events_and_unencodable_outputs_get_runtime_error_types() {
+        let mut service = Json(BadOutput);
+        let call = |event: &'static [u8]| {
+            let answer = Answer::new("id".into(), None);
+            (Bytes::from_static(event), Context::for_test("id"), answer)
+        };
+        let (event, ctx, answer) = call(b"7");
+        let err = service.call(event, ctx, answer).await.unwrap_err();
+        assert_eq!(err.error_type(), "Runtime.MarshalError", "{err}");
+        let (event, ctx, answer) = call(b"\"seven\"");
+        let err = service.call(event, ctx, answer).await.unwrap_err();
+        assert_eq!(err.error_type(), "Runtime.UnmarshalError", "{err}");
+    }
+}
