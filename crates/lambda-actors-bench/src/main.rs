@@ -66,6 +66,7 @@ struct Options {
     out: Option<PathBuf>,
     quick: bool,
     wrap: Vec<String>,
+    load_before: String,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -84,6 +85,12 @@ fn parse_args() -> Result<Options, String> {
         out: None,
         quick: false,
         wrap: vec![],
+        load_before: std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     let mut rounds = None;
     let mut startup_runs = None;
@@ -259,9 +266,9 @@ fn config_name(c: Option<usize>) -> String {
 }
 
 fn size_name(s: usize) -> String {
-    if s >= 1024 * 1024 && s % (1024 * 1024) == 0 {
+    if s >= 1024 * 1024 && s.is_multiple_of(1024 * 1024) {
         format!("{} MiB", s / (1024 * 1024))
-    } else if s >= 1024 && s % 1024 == 0 {
+    } else if s >= 1024 && s.is_multiple_of(1024) {
         format!("{} KiB", s / 1024)
     } else {
         format!("{s} B")
@@ -299,7 +306,45 @@ type CellKey = (Option<usize>, usize);
 
 struct Cell {
     events: usize,
-    rows: Vec<(Kind, String, Vec<Sample>, usize)>,
+    rows: Vec<Row>,
+}
+
+/// One candidate in one cell: its runs in round order (`None`: that round failed).
+struct Row {
+    kind: Kind,
+    label: String,
+    runs: Vec<Option<Sample>>,
+}
+
+impl Row {
+    fn samples(&self) -> Vec<Sample> {
+        self.runs.iter().flatten().cloned().collect()
+    }
+
+    fn failed(&self) -> usize {
+        self.runs.iter().filter(|r| r.is_none()).count()
+    }
+}
+
+/// Per-round ratios of `f` (ours / lambda_runtime, the two runs of the same round, next to each
+/// other in time): their median, min and max. Pairing by round cancels most of a shared
+/// machine's drift.
+fn paired_ratios(cell: &Cell, f: impl Fn(&Sample) -> f64) -> Option<(f64, f64, f64)> {
+    let ours = cell.rows.iter().find(|r| r.kind == Kind::Ours)?;
+    let base = cell.rows.iter().find(|r| r.kind == Kind::LambdaRuntime)?;
+    let ratios: Vec<f64> = ours
+        .runs
+        .iter()
+        .zip(&base.runs)
+        .filter_map(|(a, b)| Some(ratio(f(a.as_ref()?), f(b.as_ref()?))))
+        .collect();
+    spread(&ratios)
+}
+
+fn spread(v: &[f64]) -> Option<(f64, f64, f64)> {
+    let min = v.iter().copied().reduce(f64::min)?;
+    let max = v.iter().copied().reduce(f64::max)?;
+    Some((median(v), min, max))
 }
 
 fn main() -> ExitCode {
@@ -353,8 +398,14 @@ fn main() -> ExitCode {
             };
             let cands: Vec<(Kind, Candidate)> =
                 o.kinds.iter().map(|&k| (k, candidate(&o, &paths, k, config))).collect();
-            let mut rows: Vec<(Kind, String, Vec<Sample>, usize)> =
-                cands.iter().map(|(k, c)| (*k, c.label.clone(), vec![], 0)).collect();
+            let mut rows: Vec<Row> = cands
+                .iter()
+                .map(|(k, c)| Row {
+                    kind: *k,
+                    label: c.label.clone(),
+                    runs: vec![],
+                })
+                .collect();
             for round in 1..=o.rounds {
                 for (i, (_, cand)) in cands.iter().enumerate() {
                     match run_once(cand, &work, ticks) {
@@ -370,7 +421,7 @@ fn main() -> ExitCode {
                                 s.rss_mib(),
                                 s.startup.as_secs_f64() * 1e3
                             );
-                            rows[i].2.push(s);
+                            rows[i].runs.push(Some(s));
                         }
                         Err(e) => {
                             eprintln!(
@@ -378,7 +429,7 @@ fn main() -> ExitCode {
                                 config_name(config),
                                 size_name(size)
                             );
-                            rows[i].3 += 1;
+                            rows[i].runs.push(None);
                         }
                     }
                 }
@@ -407,8 +458,8 @@ fn main() -> ExitCode {
 
 /// Start-up alone (exec → first `GET /next`), classic mode, many short runs in turn: one
 /// sample per run is noisy on a shared machine, so it gets its own, larger set.
-fn run_startups(o: &Options, paths: &Paths, ticks: u64) -> BTreeMap<Kind, Vec<f64>> {
-    let mut out: BTreeMap<Kind, Vec<f64>> = BTreeMap::new();
+fn run_startups(o: &Options, paths: &Paths, ticks: u64) -> BTreeMap<Kind, Vec<Option<f64>>> {
+    let mut out: BTreeMap<Kind, Vec<Option<f64>>> = BTreeMap::new();
     let work = Workload {
         concurrency: None,
         events: 10,
@@ -420,17 +471,21 @@ fn run_startups(o: &Options, paths: &Paths, ticks: u64) -> BTreeMap<Kind, Vec<f6
     for _ in 0..o.startup_runs {
         for (kind, cand) in &cands {
             match run_once(cand, &work, ticks) {
-                Ok(s) => out.entry(*kind).or_default().push(s.startup.as_secs_f64() * 1e3),
-                Err(e) => eprintln!("bench: start-up run: FAILED: {e}"),
+                Ok(s) => out.entry(*kind).or_default().push(Some(s.startup.as_secs_f64() * 1e3)),
+                Err(e) => {
+                    eprintln!("bench: start-up run: FAILED: {e}");
+                    out.entry(*kind).or_default().push(None);
+                }
             }
         }
     }
     for (kind, v) in &out {
+        let ok: Vec<f64> = v.iter().flatten().copied().collect();
         eprintln!(
             "bench: start-up {}: median {:.2} ms over {} runs",
             kind.key(),
-            median(v),
-            v.len()
+            median(&ok),
+            ok.len()
         );
     }
     out
@@ -517,7 +572,7 @@ fn render(
     o: &Options,
     paths: &Paths,
     cells: &BTreeMap<CellKey, Cell>,
-    startups: &BTreeMap<Kind, Vec<f64>>,
+    startups: &BTreeMap<Kind, Vec<Option<f64>>>,
     stream: &[Sample],
 ) -> String {
     let mut r = String::new();
@@ -527,11 +582,13 @@ fn render(
     let _ = writeln!(r, "## Results\n");
     let _ = writeln!(
         r,
-        "- machine: {}\n- run: {date}, commit `{commit}`{}, {} rounds per cell (candidates in turn), medians{}\n",
+        "- machine: {}\n- run: {date}, commit `{commit}`{}, {} rounds per cell (candidates in turn), medians{}\n\
+         - load average when the harness started: {} (other work on the machine moves the numbers; see docs/benchmarks.md)\n",
         machine(),
         if dirty { " (with uncommitted changes)" } else { "" },
         o.rounds,
-        if o.quick { ", `--quick`" } else { "" }
+        if o.quick { ", `--quick`" } else { "" },
+        o.load_before
     );
     let _ = writeln!(
         r,
@@ -549,10 +606,11 @@ fn render(
         let base = cell
             .rows
             .iter()
-            .find(|(k, _, s, _)| *k == Kind::LambdaRuntime && !s.is_empty())
-            .map(|(_, _, s, _)| medians(s));
-        for (_, label, samples, failed) in &cell.rows {
-            let name = if *failed > 0 {
+            .find(|row| row.kind == Kind::LambdaRuntime && row.failed() < row.runs.len())
+            .map(|row| medians(&row.samples()));
+        for row in &cell.rows {
+            let (label, samples, failed) = (&row.label, row.samples(), row.failed());
+            let name = if failed > 0 {
                 format!("{label} ({failed} failed)")
             } else {
                 label.clone()
@@ -567,7 +625,7 @@ fn render(
                 );
                 continue;
             }
-            let m = medians(samples);
+            let m = medians(&samples);
             let x = |f: fn(&Medians) -> f64| base.map_or("—".to_owned(), |b| format!("{:.2}", ratio(f(&m), f(&b))));
             let _ = writeln!(
                 r,
@@ -645,42 +703,43 @@ fn render(
         }
     }
 
-    let _ = writeln!(r, "\n### Targets (64 B events, ours / lambda_runtime, this run)\n");
-    let med = |config: Option<usize>, kind: Kind| -> Option<Medians> {
-        cells
-            .get(&(config, 64))?
-            .rows
-            .iter()
-            .find(|(k, _, s, _)| *k == kind && !s.is_empty())
-            .map(|(_, _, s, _)| medians(s))
-    };
-    let pair = |config| Some((med(config, Kind::Ours)?, med(config, Kind::LambdaRuntime)?));
-    let mut target = |what: &str, value: Option<f64>, limit: f64, at_most: bool| {
+    let _ = writeln!(
+        r,
+        "\n### Targets (64 B events, ours / lambda_runtime, this run)\n\n\
+         Each verdict is on the median of the per-round ratios (ours and lambda_runtime run next \
+         to each other in every round); the range of those ratios follows it.\n"
+    );
+    let cell = |config: Option<usize>| cells.get(&(config, 64));
+    let mut target = |what: &str, value: Option<(f64, f64, f64)>, limit: f64, at_most: bool| {
         let verdict = match value {
             None => "not measured".to_owned(),
-            Some(v) if (at_most && v <= limit) || (!at_most && v >= limit) => format!("**holds** ({v:.2}×)"),
-            Some(v) => format!("**does not hold** ({v:.2}×)"),
+            Some((v, lo, hi)) => format!(
+                "**{}** ({v:.2}×; rounds {lo:.2}–{hi:.2}×)",
+                if (at_most && v <= limit) || (!at_most && v >= limit) {
+                    "holds"
+                } else {
+                    "does not hold"
+                }
+            ),
         };
         let _ = writeln!(r, "- {what} {} {limit}×: {verdict}", if at_most { "≤" } else { "≥" });
     };
-    let classic = pair(None);
     target(
         "classic CPU/inv",
-        classic.map(|(a, b)| ratio(a.cpu_us, b.cpu_us)),
+        cell(None).and_then(|c| paired_ratios(c, Sample::cpu_us)),
         0.5,
         true,
     );
     for n in [16, 64] {
-        let p = pair(Some(n));
         target(
             &format!("N={n} throughput"),
-            p.map(|(a, b)| ratio(a.inv_per_s, b.inv_per_s)),
+            cell(Some(n)).and_then(|c| paired_ratios(c, Sample::inv_per_s)),
             1.0,
             false,
         );
         target(
             &format!("N={n} CPU/inv"),
-            p.map(|(a, b)| ratio(a.cpu_us, b.cpu_us)),
+            cell(Some(n)).and_then(|c| paired_ratios(c, Sample::cpu_us)),
             0.8,
             true,
         );
@@ -688,32 +747,34 @@ fn render(
     for n in [64, 1600] {
         target(
             &format!("N={n} peak RSS"),
-            pair(Some(n)).map(|(a, b)| ratio(a.rss_mib, b.rss_mib)),
+            cell(Some(n)).and_then(|c| paired_ratios(c, Sample::rss_mib)),
             1.0,
             true,
         );
     }
-    // The dedicated start-up runs; without them, every classic run's start-up.
+    // The dedicated start-up runs, paired by run; without them, every classic run's.
+    let startup_ratios: Vec<f64> = match (startups.get(&Kind::Ours), startups.get(&Kind::LambdaRuntime)) {
+        (Some(a), Some(b)) => a.iter().zip(b).filter_map(|(a, b)| Some(ratio((*a)?, (*b)?))).collect(),
+        _ => cells
+            .iter()
+            .filter(|((config, _), _)| config.is_none())
+            .filter_map(|(_, c)| paired_ratios(c, |s| s.startup.as_secs_f64()))
+            .map(|(m, _, _)| m)
+            .collect(),
+    };
+    target("start-up (classic)", spread(&startup_ratios), 1.0, true);
     let startup = |kind: Kind| -> Option<f64> {
         let all: Vec<f64> = match startups.get(&kind) {
-            Some(v) if !v.is_empty() => v.clone(),
+            Some(v) if v.iter().any(Option::is_some) => v.iter().flatten().copied().collect(),
             _ => cells
                 .iter()
                 .filter(|((config, _), _)| config.is_none())
-                .flat_map(|(_, cell)| cell.rows.iter().filter(|(k, _, _, _)| *k == kind))
-                .flat_map(|(_, _, samples, _)| samples.iter().map(|s| s.startup.as_secs_f64() * 1e3))
+                .flat_map(|(_, cell)| cell.rows.iter().filter(|row| row.kind == kind))
+                .flat_map(|row| row.samples().into_iter().map(|s| s.startup.as_secs_f64() * 1e3))
                 .collect(),
         };
         (!all.is_empty()).then(|| median(&all))
     };
-    target(
-        "start-up (classic)",
-        startup(Kind::Ours)
-            .zip(startup(Kind::LambdaRuntime))
-            .map(|(a, b)| ratio(a, b)),
-        1.0,
-        true,
-    );
     let ms = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.1} ms"));
     let _ = writeln!(
         r,
