@@ -9,19 +9,22 @@ use crate::support::*;
 
 /// Sends one `log` op per level, in order, each answered before the next; returns the stdout
 /// lines once the last marker's line has arrived, and the markers by level.
-fn log_each(run: &Run, levels: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
+fn log_each(run: &Run, levels: &[&str]) -> (Vec<String>, Vec<(String, String, String)>) {
     let tag = run.mock.addr().replace(['.', ':'], "_");
     let markers: Vec<(String, String)> = levels
         .iter()
         .enumerate()
         .map(|(n, level)| (level.to_string(), format!("level-{level}-marker-{n}-{tag}")))
         .collect();
-    for (level, marker) in &markers {
+    let mut sent = Vec::new();
+    for (level, marker) in markers {
         let id = run.send(json!({"op": "log", "level": level, "message": marker}));
         let body = run.ok_json(&run.answer(&id));
         run.check(body == json!({"logged": true}), || format!("log answer: {body}"));
+        sent.push((level, marker, id));
     }
-    let (_, last) = markers.last().expect("at least one level");
+    let markers = sent;
+    let (_, last, _) = markers.last().expect("at least one level");
     run.proc
         .wait_for_line(|l| l.contains(last.as_str()), T)
         .unwrap_or_else(|e| run.fail(&format!("the last marker {last} never appeared: {e}")));
@@ -31,12 +34,21 @@ fn log_each(run: &Run, levels: &[&str]) -> (Vec<String>, Vec<(String, String)>) 
 #[track_caller]
 fn expect_levels(run: &Run, levels: &[&str], shown: &[&str], env: &str) {
     let (lines, markers) = log_each(run, levels);
-    for (level, marker) in &markers {
-        let n = lines.iter().filter(|l| l.contains(marker.as_str())).count();
+    for (level, marker, id) in &markers {
+        let found: Vec<&String> = lines.iter().filter(|l| l.contains(marker.as_str())).collect();
         let want = usize::from(shown.contains(&level.as_str()));
-        run.check(n == want, || {
-            format!("{env}: the {level} marker should appear {want} time(s), appeared {n} time(s)")
+        run.check(found.len() == want, || {
+            format!(
+                "{env}: the {level} marker should appear {want} time(s), appeared {} time(s)",
+                found.len()
+            )
         });
+        // Whatever the level filter, a line logged inside an invocation names it.
+        for line in found {
+            run.check(line.contains(id.as_str()), || {
+                format!("{env}: the {level} line should carry its request id {id}: {line}")
+            });
+        }
     }
 }
 

@@ -26,6 +26,10 @@ pub(crate) fn init(format: LogFormat, filter: &str) -> bool {
             Some(format!("{filter:?}: {e}")),
         ),
     };
+    // The invocation span is always on, whatever the level: it is never printed itself, and
+    // without it a line logged inside an invocation (at ERROR with AWS_LAMBDA_LOG_LEVEL=ERROR,
+    // or under RUST_LOG=my_crate=debug) would lose its requestId.
+    let targets = targets.with_target(INVOCATION_TARGET, Level::TRACE);
     let subscriber = tracing_subscriber::registry().with(LambdaLayer { format }.with_filter(targets));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         return false;
