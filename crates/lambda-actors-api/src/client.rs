@@ -32,7 +32,7 @@ pub struct NextEvent {
 pub struct RuntimeClient {
     http: awc::Client,
     endpoint: Endpoint,
-    next_url: String,
+    next_uri: awc::http::Uri,
 }
 
 impl std::fmt::Debug for RuntimeClient {
@@ -60,7 +60,10 @@ impl RuntimeClient {
             .finish();
         Self {
             http,
-            next_url: endpoint.next_url(),
+            next_uri: endpoint
+                .next_url()
+                .parse()
+                .expect("a parsed endpoint makes a valid URI"),
             endpoint: endpoint.clone(),
         }
     }
@@ -72,16 +75,16 @@ impl RuntimeClient {
 
     /// `GET /runtime/invocation/next`: waits, with no timeout, for the next event.
     pub async fn next(&self) -> Result<NextEvent, ApiError> {
-        let mut resp = self.http.get(&self.next_url).send().await.map_err(send_error)?;
+        let mut resp = self.http.get(self.next_uri.clone()).send().await.map_err(send_error)?;
         let code = resp.status().as_u16();
         if !(200..300).contains(&code) {
             let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
             return Err(ApiError::from_status(code, &body));
         }
-        let meta = InvocationMeta::from_headers(|name| resp.headers().get(name).map(|v| v.as_bytes()));
+        let meta = InvocationMeta::from_header_pairs(resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
         let declared = resp
             .headers()
-            .get("content-length")
+            .get(awc::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
         let body = resp.body().limit(MAX_EVENT_BYTES).await;

@@ -138,7 +138,22 @@ impl Endpoint {
 
     /// URL of `POST /runtime/invocation/{id}/response`.
     pub fn response_url(&self, request_id: &str) -> String {
-        format!("{}/runtime/invocation/{}/response", self.base, PathSegment(request_id))
+        self.invocation_url(request_id, "/response")
+    }
+
+    /// `{base}/runtime/invocation/{id}{tail}`, built with `push_str` (this is on the hot path).
+    fn invocation_url(&self, request_id: &str, tail: &str) -> String {
+        let mut url = String::with_capacity(self.base.len() + 20 + request_id.len() + tail.len());
+        url.push_str(&self.base);
+        url.push_str("/runtime/invocation/");
+        if request_id.bytes().all(PathSegment::is_unreserved) {
+            url.push_str(request_id);
+        } else {
+            use std::fmt::Write;
+            let _ = write!(url, "{}", PathSegment(request_id));
+        }
+        url.push_str(tail);
+        url
     }
 
     /// Path (without scheme and authority) of the response endpoint, for hand-written requests.
@@ -152,7 +167,7 @@ impl Endpoint {
 
     /// URL of `POST /runtime/invocation/{id}/error`.
     pub fn error_url(&self, request_id: &str) -> String {
-        format!("{}/runtime/invocation/{}/error", self.base, PathSegment(request_id))
+        self.invocation_url(request_id, "/error")
     }
 
     /// URL of `POST /runtime/init/error`.
@@ -165,10 +180,16 @@ impl Endpoint {
 /// pass through untouched; anything else cannot break the path.
 struct PathSegment<'a>(&'a str);
 
+impl PathSegment<'_> {
+    fn is_unreserved(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    }
+}
+
 impl fmt::Display for PathSegment<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            if Self::is_unreserved(b) {
                 write!(f, "{}", b as char)?;
             } else {
                 write!(f, "%{b:02X}")?;

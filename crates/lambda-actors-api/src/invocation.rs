@@ -2,6 +2,37 @@
 
 use crate::headers;
 
+/// The headers `from_raw` reads, as raw bytes.
+#[derive(Default)]
+struct RawHeaders<'a> {
+    values: [Option<&'a [u8]>; 10],
+}
+
+impl<'a> RawHeaders<'a> {
+    const NAMES: [&'static str; 10] = [
+        headers::REQUEST_ID,
+        headers::DEADLINE_MS,
+        headers::INVOKED_FUNCTION_ARN,
+        headers::TRACE_ID,
+        headers::CLIENT_CONTEXT,
+        headers::COGNITO_IDENTITY,
+        headers::TENANT_ID,
+        headers::INVOCATION_ID,
+        "content-type",
+        "content-length",
+    ];
+
+    fn set(&mut self, name: &str, value: &'a [u8]) {
+        if let Some(i) = Self::NAMES.iter().position(|n| *n == name) {
+            self.values[i] = Some(value);
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a [u8]> {
+        Self::NAMES.iter().position(|n| *n == name).and_then(|i| self.values[i])
+    }
+}
+
 /// Deadlines below this (2001-09-09 in epoch ms) are durations, not instants.
 const EARLIEST_EPOCH_DEADLINE_MS: u64 = 1_000_000_000_000;
 
@@ -62,6 +93,27 @@ impl InvocationMeta {
     /// Only the request id is required. Optional headers that are not UTF-8 count as absent;
     /// a deadline that is not a number is kept in `bad_deadline` and treated as "no deadline".
     pub fn from_headers<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Self, MetaError> {
+        let mut raw = RawHeaders::default();
+        for name in RawHeaders::NAMES {
+            if let Some(value) = get(name) {
+                raw.set(name, value);
+            }
+        }
+        Self::from_raw(&raw)
+    }
+
+    /// Reads the metadata in one pass over `(lower-case name, value)` pairs (what an HTTP
+    /// parser hands out), without a lookup per header.
+    pub fn from_header_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Self, MetaError> {
+        let mut raw = RawHeaders::default();
+        for (name, value) in pairs {
+            raw.set(name, value);
+        }
+        Self::from_raw(&raw)
+    }
+
+    fn from_raw(raw: &RawHeaders<'_>) -> Result<Self, MetaError> {
+        let get = |name: &str| raw.get(name);
         let text = |name: &str| {
             get(name)
                 .and_then(|v| std::str::from_utf8(v).ok())
@@ -140,6 +192,21 @@ mod tests {
         assert!(meta.client_context.unwrap().contains("custom"));
         assert!(meta.cognito_identity.unwrap().contains("cognitoIdentityId"));
         assert_eq!(meta.content_type.as_deref(), Some("application/json"));
+    }
+
+    #[test]
+    fn one_pass_over_pairs_reads_the_same_as_lookups() {
+        let pairs: [(&str, &[u8]); 5] = [
+            ("x-other", b"1"),
+            (headers::REQUEST_ID, b"id-2"),
+            (headers::TENANT_ID, b"t"),
+            (headers::INVOCATION_ID, b"n"),
+            ("content-type", b"application/json"),
+        ];
+        let by_pass = InvocationMeta::from_header_pairs(pairs).unwrap();
+        assert_eq!(by_pass, parse(&pairs).unwrap());
+        assert_eq!(by_pass.request_id, "id-2");
+        assert_eq!(by_pass.tenant_id.as_deref(), Some("t"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::shared::ArbiterLocal;
 use crate::stream::StreamHandle;
-use crate::Error;
+use crate::{Context, Error};
 use bytes::Bytes;
 use lambda_actors_api::{ApiError, ErrorBody};
 use parking_lot::Mutex;
@@ -32,8 +32,8 @@ const SENT: u8 = 2;
 pub(crate) struct Answer(Arc<Inner>);
 
 struct Inner {
-    request_id: String,
-    invocation_id: Option<String>,
+    /// The invocation's context: its ids, shared rather than copied.
+    ctx: Context,
     state: AtomicU8,
     stream: Mutex<Option<StreamHandle>>,
 }
@@ -41,7 +41,7 @@ struct Inner {
 impl std::fmt::Debug for Answer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Answer")
-            .field("request_id", &self.0.request_id)
+            .field("request_id", &self.request_id())
             .field("state", &self.state())
             .finish()
     }
@@ -66,10 +66,9 @@ impl std::fmt::Display for AnswerError {
 }
 
 impl Answer {
-    pub(crate) fn new(request_id: String, invocation_id: Option<String>) -> Self {
+    pub(crate) fn new(ctx: Context) -> Self {
         Self(Arc::new(Inner {
-            request_id,
-            invocation_id,
+            ctx,
             state: AtomicU8::new(PENDING),
             stream: Mutex::new(None),
         }))
@@ -84,11 +83,11 @@ impl Answer {
     }
 
     pub(crate) fn request_id(&self) -> &str {
-        &self.0.request_id
+        self.0.ctx.request_id()
     }
 
     pub(crate) fn invocation_id(&self) -> Option<&str> {
-        self.0.invocation_id.as_deref()
+        self.0.ctx.invocation_id()
     }
 
     fn claim(&self) -> Result<(), AnswerError> {
@@ -127,7 +126,7 @@ impl Answer {
         self.claim()?;
         let local = ArbiterLocal::current();
         local.stats.borrow_mut().bytes_out += body.len() as u64;
-        let (id, invocation) = (&self.0.request_id, self.0.invocation_id.as_deref());
+        let (id, invocation) = (self.request_id(), self.invocation_id());
         retrying(|| local.client.respond(id, invocation, content_type, body.clone())).await
     }
 
@@ -139,7 +138,7 @@ impl Answer {
     pub(crate) async fn error_body(&self, body: &ErrorBody) -> Result<(), AnswerError> {
         self.claim()?;
         let local = ArbiterLocal::current();
-        let (id, invocation) = (&self.0.request_id, self.0.invocation_id.as_deref());
+        let (id, invocation) = (self.request_id(), self.invocation_id());
         retrying(|| local.client.error(id, invocation, body)).await
     }
 }

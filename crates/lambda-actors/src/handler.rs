@@ -171,8 +171,8 @@ mod tests {
     async fn undecodable_events_and_unencodable_outputs_get_runtime_error_types() {
         let mut service = Json(BadOutput);
         let call = |event: &'static [u8]| {
-            let answer = Answer::new("id".into(), None);
-            (Bytes::from_static(event), Context::for_test("id"), answer)
+            let ctx = Context::for_test("id");
+            (Bytes::from_static(event), ctx.clone(), Answer::new(ctx))
         };
         let (event, ctx, answer) = call(b"7");
         let err = service.call(event, ctx, answer).await.unwrap_err();

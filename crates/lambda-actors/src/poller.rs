@@ -185,8 +185,8 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::
             None => std::env::remove_var("_X_AMZN_TRACE_ID"),
         }
     }
-    let answer = Answer::new(meta.request_id.clone(), meta.invocation_id.clone());
     let ctx = Context::new(meta, shared.function.clone());
+    let answer = Answer::new(ctx.clone());
     let in_flight = InFlight::new(shared, answer.clone());
     #[cfg(test)]
     if tests::INJECTED_PANICS
@@ -350,7 +350,7 @@ fn log_api_reply(request_id: &str, err: &ApiError) {
 /// An event whose headers named it but whose body could not be read still gets its answer.
 async fn answer_unreadable(meta: &InvocationMeta, err: &ApiError) {
     tracing::error!(requestId = %meta.request_id, "cannot read the event: {err}");
-    let answer = Answer::new(meta.request_id.clone(), meta.invocation_id.clone());
+    let answer = Answer::new(Context::new(meta.clone(), Default::default()));
     let error = Error::new("Runtime.InvalidEvent", err.to_string());
     report(&answer, answer.error(&error).await);
 }
