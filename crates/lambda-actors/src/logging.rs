@@ -73,7 +73,13 @@ impl Visit for InvocationFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
+        let slot = match field.name() {
+            "requestId" => &mut self.request_id,
+            "traceId" => &mut self.trace_id,
+            "tenantId" => &mut self.tenant_id,
+            _ => return,
+        };
+        *slot = Some(format!("{value:?}"));
     }
 }
 
@@ -88,7 +94,6 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
         }
         let mut fields = InvocationFields::default();
         attrs.record(&mut fields);
-        // requestId is recorded with `%`, which arrives as a Debug of a Display: strip quotes.
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(fields);
         }
