@@ -176,7 +176,7 @@ pub(crate) async fn invoke(
             let (request_id, message) = match failure {
                 Failure::TimedOut { request_id } => {
                     let secs = shared.cfg.timeout.as_secs_f64();
-                    tracing::warn!(%request_id, "invocation timed out after {secs:.2} s");
+                    tracing::warn!(requestId = %request_id, "invocation timed out after {secs:.2} s");
                     (Some(request_id), format!("Task timed out after {secs:.2} seconds"))
                 }
                 Failure::NotStarted => {
@@ -364,7 +364,7 @@ async fn relay(
                 Ok(Some(done)) => break done,
                 Ok(None) => continue,
                 Err(why) => {
-                    tracing::warn!(request_id, "bad HTTP-integration prelude: {why}");
+                    tracing::warn!(requestId = %request_id, "bad HTTP-integration prelude: {why}");
                     let reply = error_reply(502, "Runtime.InvalidPrelude", why);
                     conn.respond(&with_ids(reply, Some(request_id)), keep).await?;
                     return Ok(keep);
@@ -385,7 +385,7 @@ async fn relay(
                 } else {
                     "the stream ended inside its HTTP-integration prelude (no 8 NUL bytes)"
                 };
-                tracing::warn!(request_id, "{why}");
+                tracing::warn!(requestId = %request_id, "{why}");
                 let reply = error_reply(502, "Runtime.InvalidPrelude", why);
                 conn.respond(&with_ids(reply, Some(request_id)), keep).await?;
                 return Ok(keep);
@@ -401,7 +401,7 @@ async fn relay(
             Next::TimedOut => timed_out(timeout),
         };
         // Failed before the first byte: an ordinary function error.
-        tracing::warn!(request_id, error_type = %failure.error_type, "streamed response failed before its first byte");
+        tracing::warn!(requestId = %request_id, errorType = %failure.error_type, "streamed response failed before its first byte");
         let reply = unhandled(Some(request_id), Some(&failure.error_type), stream_error_body(&failure));
         conn.respond(&reply, keep).await?;
         return Ok(keep);
@@ -444,8 +444,8 @@ async fn relay(
     };
     let message = String::from_utf8_lossy(&stream_error_body(&failure)).into_owned();
     tracing::warn!(
-        request_id,
-        error_type = %failure.error_type,
+        requestId = %request_id,
+        errorType = %failure.error_type,
         error = %message,
         "streamed response failed mid-stream; the caller gets it in HTTP trailers"
     );

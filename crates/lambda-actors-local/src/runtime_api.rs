@@ -82,7 +82,7 @@ pub(crate) async fn next(
             shared.fail(&delivery.request_id, &error);
             return Err(e);
         }
-        tracing::debug!(request_id = %delivery.request_id, "event delivered to the runtime");
+        tracing::debug!(requestId = %delivery.request_id, "event delivered to the runtime");
         return Ok(keep);
     }
 }
@@ -141,7 +141,7 @@ pub(crate) async fn answer(
                     format!("invalid request id {request_id:?}: no such invocation is waiting for an answer (unknown, or already answered)"),
                 ),
             };
-            tracing::warn!(request_id, status = reply.status, "refused an answer from the runtime");
+            tracing::warn!(requestId = %request_id, status = reply.status, "refused an answer from the runtime");
             let kept = conn.drain(body, DRAIN_LIMIT).await;
             conn.respond(&reply, keep && kept).await?;
             return Ok(keep && kept);

@@ -228,7 +228,12 @@ impl Summary {
             "interval_ms": self.interval.as_millis() as u64,
         });
         for (name, value) in &self.fields {
-            doc[*name] = serde_json::json!(value);
+            // Counts and bytes are whole numbers; latencies in ms keep their fraction.
+            doc[*name] = if unit(name) == "Milliseconds" {
+                serde_json::json!(value)
+            } else {
+                serde_json::json!(*value as u64)
+            };
         }
         doc
     }
@@ -281,8 +286,9 @@ mod tests {
             let name = m["Name"].as_str().unwrap();
             assert!(doc[name].is_number(), "{name} missing at top level");
         }
-        assert_eq!(doc["invocations_count"], 3.0);
-        assert_eq!(doc["num_pollers"], 4.0);
+        assert_eq!(doc["invocations_count"], 3);
+        assert_eq!(doc["num_pollers"], 4);
+        assert_eq!(doc["handler_ms_max"], 2.0);
         assert_eq!(doc["FunctionName"], "f");
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "FunctionName");
     }

@@ -6,6 +6,7 @@ use crate::handler::Reply;
 use crate::handler_actor::{Invoke, Invoked, Outcome};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::{Fatal, PollerDied, Supervisor};
+use crate::writer::RESPONSE_REJECTED;
 use crate::{Context, Error, RuntimeError};
 use actix::prelude::*;
 use lambda_actors_api::{ApiError, InvocationMeta, NextEvent, ReplyStatus};
@@ -250,6 +251,10 @@ async fn finish(answer: &Answer, outcome: Outcome) {
         Outcome::Done(Err(err)) if pending => {
             tracing::warn!(errorType = err.error_type(), "handler failed: {}", err.message());
             answer.error(&err).await
+        }
+        Outcome::Done(Err(err)) if err.error_type() == RESPONSE_REJECTED => {
+            tracing::warn!(errorType = err.error_type(), "{}", err.message());
+            Ok(())
         }
         Outcome::Done(Err(err)) => {
             tracing::error!(

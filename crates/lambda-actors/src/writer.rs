@@ -73,10 +73,7 @@ impl ResponseWriter {
                     "Runtime.AlreadyAnswered",
                     "the response was already sent: an invocation is answered once",
                 ),
-                AnswerError::Api(e) => Error::new(
-                    "Runtime.ResponseRejected",
-                    format!("Lambda did not take the response: {e}"),
-                ),
+                AnswerError::Api(e) => Error::new(RESPONSE_REJECTED, format!("Lambda did not take the response: {e}")),
             })
     }
 
@@ -85,6 +82,9 @@ impl ResponseWriter {
         ResponseStream::new(self.answer.clone())
     }
 }
+
+/// The error a handler gets when Lambda refused its response (it is not the handler's fault).
+pub(crate) const RESPONSE_REJECTED: &str = "Runtime.ResponseRejected";
 
 /// Adapts a [`ResponseHandler`] into a service.
 pub(crate) struct Responding<H>(pub(crate) H);
