@@ -33,6 +33,13 @@ pub use mock::{
 };
 pub use process::{binary, machine_busy_time, Line, Process, ProcessBuilder, Stream};
 
+/// Standard base64 (RFC 4648, with padding) to bytes; `None` if it is not that (the streaming
+/// error trailer carries its JSON this way).
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

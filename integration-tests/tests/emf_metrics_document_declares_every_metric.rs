@@ -9,26 +9,6 @@ use crate::support::*;
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// The metrics the issue requires.
-const REQUIRED: [&str; 16] = [
-    "invocations_count",
-    "errors_count",
-    "panics_count",
-    "timeouts_count",
-    "restarts_count",
-    "num_pollers",
-    "num_pollers_alive",
-    "num_busy_handlers",
-    "max_mailbox_depth",
-    "handler_ms_p50",
-    "handler_ms_p99",
-    "handler_ms_max",
-    "overhead_us_p50",
-    "overhead_us_p99",
-    "bytes_in",
-    "bytes_out",
-];
-
 /// CloudWatch's metric units.
 const UNITS: [&str; 27] = [
     "Seconds",
@@ -135,7 +115,7 @@ fn check_shape(run: &Run, doc: &Value, function_name: Option<&str>) -> Vec<Strin
     run.check(unique.len() == names.len(), || {
         format!("a metric is declared twice: {names:?}")
     });
-    for required in REQUIRED {
+    for required in METRIC_FIELDS {
         run.check(names.iter().any(|n| n == required), || {
             format!("{required} is not declared: {names:?}")
         });

@@ -91,35 +91,6 @@ fn handler_panic_is_counted_and_logged_with_its_request_id_managed() {
     run.proc
         .wait_for_line(|l| l.contains("counted-panic") && l.contains("rebuilt"), T)
         .unwrap_or_else(|e| run.fail(&format!("the panic was not logged: {e}")));
-    let logged: Vec<Value> = run
-        .proc
-        .stream_lines(Stream::Stdout)
-        .iter()
-        .filter(|l| l.contains("counted-panic"))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    run.check(!logged.is_empty(), || "the panic was not logged".into());
-    for v in &logged {
-        run.check(v["level"] == "ERROR" && v["requestId"] == json!(id), || {
-            format!("the panic should be logged as ERROR with requestId {id}: {v}")
-        });
-    }
-    // Counted: one panic, and the rebuilt handler as a restart.
-    let (mut panics, mut restarts) = (0, 0);
-    run.proc
-        .wait_for_line(
-            |l| {
-                if let Ok(v) = serde_json::from_str::<Value>(l) {
-                    if v["message"] == "metrics" {
-                        panics += v["panics_count"].as_u64().unwrap_or(0);
-                        restarts += v["restarts_count"].as_u64().unwrap_or(0);
-                    }
-                }
-                panics >= 1 && restarts >= 1
-            },
-            Duration::from_secs(5),
-        )
-        .unwrap_or_else(|e| run.fail(&format!("no summary counting the panic and the restart: {e}")));
-    run.check(panics == 1, || format!("summaries counted {panics} panics, expected 1"));
+    assert_panic_logged_and_counted(&run, &id, "counted-panic");
     run.assert_running("process died after a panic");
 }

@@ -88,68 +88,6 @@ fn stream_panic_mid_way_is_sent_in_trailers_managed() {
     // One slot, so the echo afterwards is served by the rebuilt handler of the same slot.
     let mut run = Run::managed(1, &[("LAMBDA_ACTORS_METRICS_INTERVAL_SECS", "1")]);
     let id = panics_mid_stream_then_serves_the_next_event(&run);
-    let lines = run.proc.stream_lines(Stream::Stdout);
-    let logged: Vec<Value> = lines
-        .iter()
-        .filter(|l| l.contains("stream panicked after"))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| run.fail(&format!("not JSON ({e}): {l}"))))
-        .collect();
-    run.check(!logged.is_empty(), || "the panic was not logged".into());
-    for v in &logged {
-        run.check(v["level"] == "ERROR" && v["requestId"] == json!(id), || {
-            format!("the panic should be logged as ERROR with requestId {id}: {v}")
-        });
-    }
-    // The handler was rebuilt: the metrics count the panic and, no later, the restart.
-    let (mut panics, mut restarts) = (0, 0);
-    run.proc
-        .wait_for_line(
-            |l| {
-                if let Ok(v) = serde_json::from_str::<Value>(l) {
-                    if v["message"] == "metrics" {
-                        panics += v["panics_count"].as_u64().unwrap_or(0);
-                        restarts += v["restarts_count"].as_u64().unwrap_or(0);
-                    }
-                }
-                panics >= 1
-            },
-            std::time::Duration::from_secs(5),
-        )
-        .unwrap_or_else(|e| run.fail(&format!("no summary counting the panic: {e}")));
-    run.check(panics == 1 && restarts >= 1, || {
-        format!("summaries counted {panics} panics and {restarts} restarts; expected 1 and at least 1")
-    });
+    assert_panic_logged_and_counted(&run, &id, "stream panicked after");
     run.assert_running("process died after a panicked stream");
-}
-
-/// Standard base64 (RFC 4648, with padding) to bytes; `None` if it is not that.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in text.bytes() {
-        acc = acc << 6 | ALPHABET.iter().position(|&a| a == b)? as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-#[test]
-fn base64_decoder_reads_rfc_4648_vectors() {
-    for (plain, encoded) in [
-        ("", ""),
-        ("f", "Zg=="),
-        ("fo", "Zm8="),
-        ("foo", "Zm9v"),
-        ("foobar", "Zm9vYmFy"),
-    ] {
-        assert_eq!(base64_decode(encoded).as_deref(), Some(plain.as_bytes()), "{encoded}");
-    }
-    assert_eq!(base64_decode("Z!=="), None);
 }

@@ -4,8 +4,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 pub use integration_tests::{
-    binary, machine_busy_time, now_epoch_ms, Answer, AnswerKind, Deadline, Event, MockRuntimeApi, Process,
-    ProcessBuilder, Stream,
+    base64_decode, binary, machine_busy_time, now_epoch_ms, Answer, AnswerKind, Deadline, Event, MockRuntimeApi,
+    Process, ProcessBuilder, Stream,
 };
 pub use serde_json::{json, Value};
 
@@ -252,4 +252,64 @@ pub fn expect_init_failure(env: &[(&str, &str)], must_mention: &[&str]) -> Run {
         )
     });
     run
+}
+
+/// Every field a metrics summary carries (the EMF document declares the same).
+pub const METRIC_FIELDS: [&str; 16] = [
+    "invocations_count",
+    "errors_count",
+    "panics_count",
+    "timeouts_count",
+    "restarts_count",
+    "num_pollers",
+    "num_pollers_alive",
+    "num_busy_handlers",
+    "max_mailbox_depth",
+    "handler_ms_p50",
+    "handler_ms_p99",
+    "handler_ms_max",
+    "overhead_us_p50",
+    "overhead_us_p99",
+    "bytes_in",
+    "bytes_out",
+];
+
+/// A panic inside invocation `id` was logged as ERROR JSON lines (those containing `marker`)
+/// carrying `id`, and the metrics summaries count exactly one panic and at least one restart
+/// (the rebuilt handler). Needs JSON logs and `LAMBDA_ACTORS_METRICS_INTERVAL_SECS=1`.
+pub fn assert_panic_logged_and_counted(run: &Run, id: &str, marker: &str) {
+    // The runtime's "…; the handler was rebuilt" line comes last; the output is read
+    // asynchronously, so wait for it before collecting.
+    run.proc
+        .wait_for_line(|l| l.contains(marker) && l.contains("rebuilt"), T)
+        .unwrap_or_else(|e| run.fail(&format!("the panic ({marker}) was not logged: {e}")));
+    let logged: Vec<Value> = run
+        .proc
+        .stream_lines(Stream::Stdout)
+        .iter()
+        .filter(|l| l.contains(marker))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| run.fail(&format!("not JSON ({e}): {l}"))))
+        .collect();
+    run.check(!logged.is_empty(), || format!("the panic ({marker}) was not logged"));
+    for v in &logged {
+        run.check(v["level"] == "ERROR" && v["requestId"] == json!(id), || {
+            format!("the panic should be logged as ERROR with requestId {id}: {v}")
+        });
+    }
+    let (mut panics, mut restarts) = (0, 0);
+    run.proc
+        .wait_for_line(
+            |l| {
+                if let Ok(v) = serde_json::from_str::<Value>(l) {
+                    if v["message"] == "metrics" {
+                        panics += v["panics_count"].as_u64().unwrap_or(0);
+                        restarts += v["restarts_count"].as_u64().unwrap_or(0);
+                    }
+                }
+                panics >= 1 && restarts >= 1
+            },
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|e| run.fail(&format!("no summary counting the panic and the restart: {e}")));
+    run.check(panics == 1, || format!("summaries counted {panics} panics, expected 1"));
 }
