@@ -79,16 +79,7 @@ fn malformed(mut run: Run) {
         let n = run.mock.answers_for(id).len();
         run.check(n == 1, || format!("{id} answered {n} times"));
     }
-    let strays: Vec<String> = run
-        .mock
-        .answers()
-        .iter()
-        .filter(|a| !a.delivered)
-        .map(|a| a.request_id.clone())
-        .collect();
-    run.check(strays.is_empty(), || {
-        format!("answers to ids never delivered: {strays:?}")
-    });
+    run.assert_no_stray_answers();
     run.assert_running("a malformed delivery took the runtime down");
 }
 

@@ -61,16 +61,7 @@ fn skipped_then_served(mut run: Run) {
             format!("{} deliveries after {} rounds", run.mock.deliveries().len(), round + 1)
         });
     }
-    let strays: Vec<String> = run
-        .mock
-        .answers()
-        .iter()
-        .filter(|a| !a.delivered)
-        .map(|a| a.request_id.clone())
-        .collect();
-    run.check(strays.is_empty(), || {
-        format!("answers to ids never delivered: {strays:?}")
-    });
+    run.assert_no_stray_answers();
     run.assert_running("a reply without a request id took the runtime down");
 }
 

@@ -75,6 +75,21 @@ impl Run {
         }
     }
 
+    /// Asserts that no answer went to a request id the mock never delivered.
+    #[track_caller]
+    pub fn assert_no_stray_answers(&self) {
+        let strays: Vec<String> = self
+            .mock
+            .answers()
+            .iter()
+            .filter(|a| !a.delivered)
+            .map(|a| a.request_id.clone())
+            .collect();
+        self.check(strays.is_empty(), || {
+            format!("answers to ids never delivered: {strays:?}")
+        });
+    }
+
     /// Asserts that the process is still running.
     #[track_caller]
     pub fn assert_running(&mut self, what: &str) {
