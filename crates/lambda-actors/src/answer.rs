@@ -4,7 +4,7 @@ use crate::shared::ArbiterLocal;
 use crate::stream::StreamHandle;
 use crate::{Context, Error};
 use bytes::Bytes;
-use lambda_actors_api::{ApiError, ErrorBody};
+use lambda_actors_api::ApiError;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -132,11 +132,8 @@ impl Answer {
 
     /// `POST /error`.
     pub(crate) async fn error(&self, error: &Error) -> Result<(), AnswerError> {
-        self.error_body(&error.to_body()).await
-    }
-
-    pub(crate) async fn error_body(&self, body: &ErrorBody) -> Result<(), AnswerError> {
         self.claim()?;
+        let body = &error.to_body();
         let local = ArbiterLocal::current();
         let (id, invocation) = (self.request_id(), self.invocation_id());
         retrying(|| local.client.error(id, invocation, body)).await
