@@ -267,7 +267,7 @@ async fn finish(answer: &Answer, outcome: Outcome) {
         Outcome::Panicked(message) => {
             tracing::error!("handler panicked: {message}; the handler was rebuilt");
             if pending {
-                answer.error(&Error::new("Runtime.HandlerPanic", message)).await
+                answer.error(&panic_error(message)).await
             } else {
                 Ok(())
             }
@@ -275,8 +275,7 @@ async fn finish(answer: &Answer, outcome: Outcome) {
         Outcome::TimedOut => {
             tracing::error!("handler still running past its deadline: dropped it and reclaimed the slot");
             if pending {
-                let err = Error::new("Runtime.Timeout", "the handler did not finish before its deadline");
-                answer.error(&err).await
+                answer.error(&timeout_error()).await
             } else {
                 Ok(())
             }
@@ -287,6 +286,16 @@ async fn finish(answer: &Answer, outcome: Outcome) {
         }
     };
     report(answer, result);
+}
+
+/// What a caught panic is reported as, on `/error` or in stream trailers.
+fn panic_error(message: String) -> Error {
+    Error::new("Runtime.HandlerPanic", message)
+}
+
+/// What a reclaimed handler is reported as, on `/error` or in stream trailers.
+fn timeout_error() -> Error {
+    Error::new("Runtime.Timeout", "the handler did not finish before its deadline")
 }
 
 /// Ends a stream the handler left open: normally if it returned `Ok`, else with error trailers.
@@ -306,16 +315,11 @@ async fn finish_stream(answer: &Answer, outcome: Outcome) {
         }
         Outcome::Panicked(message) => {
             tracing::error!("handler panicked mid-stream: {message}; the handler was rebuilt");
-            stream.fail(&Error::new("Runtime.HandlerPanic", message)).await
+            stream.fail(&panic_error(message)).await
         }
         Outcome::TimedOut => {
             tracing::error!("handler still streaming past its deadline: dropped it and reclaimed the slot");
-            stream
-                .fail(&Error::new(
-                    "Runtime.Timeout",
-                    "the handler did not finish before its deadline",
-                ))
-                .await
+            stream.fail(&timeout_error()).await
         }
         Outcome::Unavailable(err) => stream.fail(&err).await,
     };
