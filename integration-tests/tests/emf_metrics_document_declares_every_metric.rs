@@ -154,11 +154,7 @@ fn emf_documents_on_the_interval_and_at_shutdown_text_mode() {
         )
         .unwrap_or_else(|e| run.fail(&format!("no EMF document every second ({seen} in all): {e}")));
     let periodic = emf_docs(&run).len();
-    run.proc.sigterm();
-    let Some(status) = run.proc.wait_exit(T) else {
-        run.fail("still running after SIGTERM")
-    };
-    run.check(status.success(), || format!("exit after SIGTERM: {status}"));
+    run.sigterm_and_expect_exit_zero();
     let docs = emf_docs(&run);
     run.check(docs.len() == periodic + 1, || {
         format!(
@@ -208,11 +204,7 @@ fn emf_document_at_shutdown_json_mode() {
         run.ok_json(&run.answer(id));
     }
     run.error_json(&run.answer(&panic_id), "Runtime.HandlerPanic");
-    run.proc.sigterm();
-    let Some(status) = run.proc.wait_exit(T) else {
-        run.fail("still running after SIGTERM")
-    };
-    run.check(status.success(), || format!("exit after SIGTERM: {status}"));
+    run.sigterm_and_expect_exit_zero();
     // The default interval is 60 s: only the shutdown document.
     let docs = emf_docs(&run);
     run.check(docs.len() == 1, || {

@@ -50,11 +50,7 @@ fn every_json_line_is_one_lambda_schema_object() {
     run.error_json(&run.answer(&error_id), "SchemaError");
     run.error_json(&run.answer(&panic_id), "Runtime.HandlerPanic");
     // The shutdown adds the drain line and the last metrics summary.
-    run.proc.sigterm();
-    let Some(status) = run.proc.wait_exit(T) else {
-        run.fail("still running after SIGTERM")
-    };
-    run.check(status.success(), || format!("exit after SIGTERM: {status}"));
+    run.sigterm_and_expect_exit_zero();
 
     let stderr = run.proc.stream_lines(Stream::Stderr);
     run.check(stderr.is_empty(), || {

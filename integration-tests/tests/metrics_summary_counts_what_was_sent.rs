@@ -71,11 +71,7 @@ fn metrics_summaries_on_the_interval_and_at_shutdown_add_up_to_what_was_sent() {
     run.assert_running("process died");
     let periodic = summaries(&run.proc.stream_lines(Stream::Stdout));
 
-    run.proc.sigterm();
-    let Some(status) = run.proc.wait_exit(T) else {
-        run.fail("still running after SIGTERM")
-    };
-    run.check(status.success(), || format!("exit after SIGTERM: {status}"));
+    run.sigterm_and_expect_exit_zero();
     let lines = run.proc.stream_lines(Stream::Stdout);
     let all = summaries(&lines);
     run.check(all.len() == periodic.len() + 1, || {
@@ -190,11 +186,7 @@ fn metrics_interval_zero_turns_summaries_off() {
         let id = run.send(json!({"op": "echo", "n": n}));
         run.ok_json(&run.answer(&id));
     }
-    run.proc.sigterm();
-    let Some(status) = run.proc.wait_exit(T) else {
-        run.fail("still running after SIGTERM")
-    };
-    run.check(status.success(), || format!("exit after SIGTERM: {status}"));
+    run.sigterm_and_expect_exit_zero();
     let lines = run.proc.stream_lines(Stream::Stdout);
     run.check(lines.iter().any(|l| l.contains("SIGTERM")), || {
         "the shutdown was not logged: did the process really drain?".into()
@@ -215,11 +207,7 @@ fn text_mode_summary_at_shutdown_counts_the_invocations() {
         let id = run.send(json!({"op": "echo", "n": n}));
         run.ok_json(&run.answer(&id));
     }
-    run.proc.sigterm();
-    let Some(status) = run.proc.wait_exit(T) else {
-        run.fail("still running after SIGTERM")
-    };
-    run.check(status.success(), || format!("exit after SIGTERM: {status}"));
+    run.sigterm_and_expect_exit_zero();
     let lines = run.proc.stream_lines(Stream::Stdout);
     let found: Vec<&String> = lines.iter().filter(|l| l.contains("invocations_count")).collect();
     run.check(found.len() == 1, || {

@@ -75,6 +75,16 @@ impl Run {
         }
     }
 
+    /// Sends SIGTERM and asserts the process drains and exits 0 within [`T`].
+    #[track_caller]
+    pub fn sigterm_and_expect_exit_zero(&mut self) {
+        self.proc.sigterm();
+        let Some(status) = self.proc.wait_exit(T) else {
+            self.fail("still running after SIGTERM")
+        };
+        self.check(status.success(), || format!("exit after SIGTERM: {status}"));
+    }
+
     /// Asserts that no answer went to a request id the mock never delivered.
     #[track_caller]
     pub fn assert_no_stray_answers(&self) {
