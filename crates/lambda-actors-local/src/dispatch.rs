@@ -9,6 +9,7 @@
 //! answer: until the stream ends).
 
 use crate::ids::IdGen;
+use crate::log_tail::LogTails;
 use crate::{InitError, LocalConfig, LocalStats};
 use bytes::Bytes;
 use lambda_actors_api::ErrorBody;
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     busy: Arc<AtomicUsize>,
     invocations: AtomicU64,
+    /// Log lines of the invocations whose caller asked for `X-Amz-Log-Type: Tail`.
+    pub(crate) tails: LogTails,
     /// Set to `true` by [`LocalServer::stop`](crate::LocalServer::stop).
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -59,6 +62,8 @@ pub(crate) struct Event {
     /// Decoded client context JSON.
     pub(crate) client_context: Option<String>,
     pub(crate) tenant_id: Option<String>,
+    /// The caller asked for the invocation's log tail (`X-Amz-Log-Type: Tail`).
+    pub(crate) log_tail: bool,
 }
 
 /// An invoke not yet given to the runtime.
@@ -228,12 +233,14 @@ impl Shared {
             state: Mutex::new(State::default()),
             busy: Arc::new(AtomicUsize::new(0)),
             invocations: AtomicU64::new(0),
+            tails: LogTails::default(),
             shutdown: watch::channel(false).0,
         }
     }
 
     /// Accepts an invoke: hands it to a parked `/next`, or queues it if there is room.
     pub(crate) fn submit(self: &Arc<Self>, event: Event) -> Result<Ticket, Refusal> {
+        let log_tail = event.log_tail;
         let mut st = self.state.lock();
         if let Some(err) = &st.init_error {
             return Err(Refusal::InitFailed(err.clone()));
@@ -272,6 +279,8 @@ impl Shared {
             started: Some(started_rx),
             answer: answer_rx,
             admitted: Instant::now(),
+            log_tail,
+            request_id: None,
         })
     }
 
@@ -353,6 +362,10 @@ impl Shared {
             },
         );
         drop(st);
+        if event.log_tail {
+            // Before the event is written: every line the function logs for it is captured.
+            self.tails.begin(&request_id);
+        }
         self.invocations.fetch_add(1, Ordering::Relaxed);
         Some(Delivery {
             request_id,
@@ -457,6 +470,10 @@ pub(crate) struct Ticket {
     started: Option<oneshot::Receiver<Started>>,
     answer: oneshot::Receiver<Answer>,
     admitted: Instant,
+    /// The caller asked for `X-Amz-Log-Type: Tail`.
+    log_tail: bool,
+    /// Known once the runtime has taken the invoke.
+    request_id: Option<String>,
 }
 
 /// A finished invoke: its request id (if it reached the runtime), deadline and answer.
@@ -495,6 +512,9 @@ impl Ticket {
             },
         };
         self.started = None;
+        if let Some(started) = &started {
+            self.request_id = Some(started.request_id.clone());
+        }
         let Some(Started { request_id, deadline }) = started else {
             return match self.answer.try_recv() {
                 Ok(answer) => Ok(Outcome {
@@ -522,10 +542,24 @@ impl Ticket {
     }
 }
 
+impl Ticket {
+    /// Base64 of the last 4 KB of the invocation's log lines, framed by `START`, `END` and
+    /// `REPORT`, when the caller asked for `X-Amz-Log-Type: Tail` and the runtime took the
+    /// invoke. Ends the capture.
+    pub(crate) fn log_result(&self) -> Option<String> {
+        let request_id = self.request_id.as_deref().filter(|_| self.log_tail)?;
+        self.shared.tails.finish(request_id)
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
         if self.started.is_some() {
             self.shared.unqueue(self.ticket);
+        }
+        // A caller that went away leaves no capture behind.
+        if let Some(request_id) = self.request_id.as_deref().filter(|_| self.log_tail) {
+            self.shared.tails.discard(request_id);
         }
     }
 }

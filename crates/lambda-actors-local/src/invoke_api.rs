@@ -1,7 +1,7 @@
 //! The Invoke API side: what `curl`, `cargo lambda invoke` and `aws lambda invoke
 //! --endpoint-url` talk to (protocol.md §9).
 
-use crate::dispatch::{Answer, Event, Failure, Outcome, Refusal, Shared, StreamError, StreamItem};
+use crate::dispatch::{Answer, Event, Failure, Outcome, Refusal, Shared, StreamError, StreamItem, Ticket};
 use crate::http::{race, Body, BodyError, Conn, Either, Head, HttpError, Response};
 use crate::prelude::{Prelude, PreludeReader};
 use crate::runtime_api::{error_reply, DRAIN_LIMIT};
@@ -20,6 +20,15 @@ pub(crate) const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 const ERROR_TRAILERS: &str =
     "X-Amz-Function-Error, Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 
+/// Which operation of the Invoke API a caller used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InvokeApi {
+    /// `Invoke` (and the plain invocation endpoint): the answer as the reply's body.
+    Invoke,
+    /// `InvokeWithResponseStream`: the answer as event-stream messages.
+    InvokeWithResponseStream,
+}
+
 /// `X-Amz-Invocation-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InvocationType {
@@ -28,12 +37,15 @@ enum InvocationType {
     DryRun,
 }
 
-/// `POST <invocation endpoint>` and `POST /2015-03-31/functions/{name}/invocations`.
+/// `POST <invocation endpoint>`, `POST /2015-03-31/functions/{name}/invocations` (`Invoke`)
+/// and `POST /2021-11-15/functions/{name}/response-streaming-invocations`
+/// (`InvokeWithResponseStream`).
 pub(crate) async fn invoke(
     shared: &Arc<Shared>,
     conn: &mut Conn,
     head: &Head,
     body: &mut Body,
+    api: InvokeApi,
 ) -> Result<bool, HttpError> {
     let keep = head.keep_alive();
     if head.method != "POST" {
@@ -55,6 +67,27 @@ pub(crate) async fn invoke(
                 400,
                 "InvalidParameterValueException",
                 format!("X-Amz-Invocation-Type {other:?} is not RequestResponse, Event or DryRun"),
+            );
+            return refuse(conn, body, reply, keep).await;
+        }
+    };
+    if api == InvokeApi::InvokeWithResponseStream && kind == InvocationType::Event {
+        let reply = error_reply(
+            400,
+            "InvalidParameterValueException",
+            "InvokeWithResponseStream takes X-Amz-Invocation-Type RequestResponse or DryRun, not Event",
+        );
+        return refuse(conn, body, reply, keep).await;
+    }
+    let log_tail = match head.header("x-amz-log-type") {
+        None => false,
+        Some(t) if t.eq_ignore_ascii_case("None") => false,
+        Some(t) if t.eq_ignore_ascii_case("Tail") => true,
+        Some(other) => {
+            let reply = error_reply(
+                400,
+                "InvalidParameterValueException",
+                format!("X-Amz-Log-Type {other:?} is not None or Tail"),
             );
             return refuse(conn, body, reply, keep).await;
         }
@@ -94,6 +127,8 @@ pub(crate) async fn invoke(
             .header("x-amz-tenant-id")
             .filter(|v| !v.is_empty())
             .map(str::to_owned),
+        // Lambda returns logs to synchronous callers only.
+        log_tail: log_tail && kind == InvocationType::RequestResponse,
     };
     if kind == InvocationType::DryRun {
         conn.respond(&Response::new(204), keep).await?;
@@ -136,7 +171,9 @@ pub(crate) async fn invoke(
             return Ok(false);
         }
     };
-    drop(ticket);
+    if api == InvokeApi::InvokeWithResponseStream {
+        return crate::invoke_stream::reply(shared, conn, head, outcome, &ticket).await;
+    }
     match outcome {
         Ok(Outcome {
             request_id,
@@ -150,13 +187,13 @@ pub(crate) async fn invoke(
                         content_type.unwrap_or_else(|| "application/json".to_owned()),
                     )
                     .body(body);
-                let reply = with_ids(reply, request_id.as_deref());
+                let reply = with_log(with_ids(reply, request_id.as_deref()), &ticket);
                 conn.respond(&reply, keep).await?;
                 Ok(keep)
             }
             Answer::Error { error_type, body } => {
                 let reply = unhandled(request_id.as_deref(), error_type.as_deref(), body);
-                conn.respond(&reply, keep).await?;
+                conn.respond(&with_log(reply, &ticket), keep).await?;
                 Ok(keep)
             }
             Answer::Stream { content_type, items } => {
@@ -173,30 +210,43 @@ pub(crate) async fn invoke(
             }
         },
         Err(failure) => {
-            let (request_id, message) = match failure {
-                Failure::TimedOut { request_id } => {
-                    let secs = shared.cfg.timeout.as_secs_f64();
-                    tracing::warn!(requestId = %request_id, "invocation timed out after {secs:.2} s");
-                    (Some(request_id), format!("Task timed out after {secs:.2} seconds"))
-                }
-                Failure::NotStarted => {
-                    let secs = shared.cfg.timeout.as_secs_f64();
-                    tracing::warn!("no runtime asked for an invoke (GET /next) within {secs:.2} s");
-                    (
-                        None,
-                        format!(
-                            "Task timed out after {secs:.2} seconds: the runtime never asked for this \
-                             invocation (no GET /next); is the function running?"
-                        ),
-                    )
-                }
-                Failure::Lost => (None, "the local server is stopping".to_owned()),
-            };
-            let error = ErrorBody::new("Sandbox.Timedout", message);
-            let reply = unhandled(request_id.as_deref(), Some("Sandbox.Timedout"), error.to_json().into());
-            conn.respond(&reply, keep).await?;
+            let (request_id, error) = failure_error(shared, failure);
+            let reply = unhandled(request_id.as_deref(), Some(&error.error_type), error.to_json().into());
+            conn.respond(&with_log(reply, &ticket), keep).await?;
             Ok(keep)
         }
+    }
+}
+
+/// The request id (when the runtime took the invoke) and the error a caller gets for an
+/// invoke that got no answer, logged.
+pub(crate) fn failure_error(shared: &Shared, failure: Failure) -> (Option<String>, ErrorBody) {
+    let secs = shared.cfg.timeout.as_secs_f64();
+    let (request_id, message) = match failure {
+        Failure::TimedOut { request_id } => {
+            tracing::warn!(requestId = %request_id, "invocation timed out after {secs:.2} s");
+            (Some(request_id), format!("Task timed out after {secs:.2} seconds"))
+        }
+        Failure::NotStarted => {
+            tracing::warn!("no runtime asked for an invoke (GET /next) within {secs:.2} s");
+            (
+                None,
+                format!(
+                    "Task timed out after {secs:.2} seconds: the runtime never asked for this \
+                     invocation (no GET /next); is the function running?"
+                ),
+            )
+        }
+        Failure::Lost => (None, "the local server is stopping".to_owned()),
+    };
+    (request_id, ErrorBody::new("Sandbox.Timedout", message))
+}
+
+/// Adds `X-Amz-Log-Result` when the caller asked for the log tail.
+fn with_log(reply: Response, ticket: &Ticket) -> Response {
+    match ticket.log_result() {
+        Some(tail) => reply.header("x-amz-log-result", tail),
+        None => reply,
     }
 }
 
@@ -237,7 +287,7 @@ fn busy(shared: &Shared) -> Response {
 }
 
 /// Adds the request id and version headers Lambda's Invoke API sends.
-fn with_ids(reply: Response, request_id: Option<&str>) -> Response {
+pub(crate) fn with_ids(reply: Response, request_id: Option<&str>) -> Response {
     let reply = reply.header("x-amz-executed-version", "$LATEST");
     match request_id {
         Some(id) => reply.header("x-amzn-requestid", id),
@@ -290,14 +340,14 @@ fn decode_client_context(value: &str) -> Result<String, String> {
 }
 
 /// Waits for the next stream item until the deadline.
-enum Next {
+pub(crate) enum Next {
     Item(StreamItem),
     /// The runtime side went away without ending the stream.
     Broken,
     TimedOut,
 }
 
-async fn next_item(items: &mut mpsc::Receiver<StreamItem>, deadline: Instant) -> Next {
+pub(crate) async fn next_item(items: &mut mpsc::Receiver<StreamItem>, deadline: Instant) -> Next {
     match tokio::time::timeout_at(deadline.into(), items.recv()).await {
         Ok(Some(item)) => Next::Item(item),
         Ok(None) => Next::Broken,
@@ -305,21 +355,21 @@ async fn next_item(items: &mut mpsc::Receiver<StreamItem>, deadline: Instant) ->
     }
 }
 
-fn broken() -> StreamError {
+pub(crate) fn broken() -> StreamError {
     local_stream_error(&ErrorBody::new(
         "Runtime.TruncatedResponse",
         "the runtime's streamed response broke off",
     ))
 }
 
-fn timed_out(timeout: Duration) -> StreamError {
+pub(crate) fn timed_out(timeout: Duration) -> StreamError {
     local_stream_error(&ErrorBody::new(
         "Sandbox.Timedout",
         format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
     ))
 }
 
-fn local_stream_error(error: &ErrorBody) -> StreamError {
+pub(crate) fn local_stream_error(error: &ErrorBody) -> StreamError {
     StreamError {
         error_type: error.error_type.clone(),
         body_b64: base64::engine::general_purpose::STANDARD.encode(error.to_json()),
@@ -327,7 +377,7 @@ fn local_stream_error(error: &ErrorBody) -> StreamError {
 }
 
 /// The error JSON inside a stream error, for a caller that gets it as a body.
-fn stream_error_body(error: &StreamError) -> Bytes {
+pub(crate) fn stream_error_body(error: &StreamError) -> Bytes {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(error.body_b64.as_bytes())
         .unwrap_or_default();
@@ -462,7 +512,7 @@ async fn relay(
 }
 
 /// Writes one piece of a streamed body: a chunk, or raw bytes for an HTTP/1.0 caller.
-async fn write_piece(conn: &mut Conn, chunked: bool, data: &[u8]) -> Result<(), HttpError> {
+pub(crate) async fn write_piece(conn: &mut Conn, chunked: bool, data: &[u8]) -> Result<(), HttpError> {
     if chunked {
         conn.write_chunk(data).await
     } else {

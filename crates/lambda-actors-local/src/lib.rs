@@ -134,15 +134,19 @@
 mod config;
 mod dispatch;
 mod error;
+mod eventstream;
 mod http;
 mod ids;
 mod invoke_api;
+mod invoke_stream;
+mod log_tail;
 mod prelude;
 mod runtime_api;
 mod server;
 
 pub use config::LocalConfig;
 pub use error::LocalError;
+pub use log_tail::LogSink;
 pub use server::{start, LocalServer};
 
 use std::fmt;

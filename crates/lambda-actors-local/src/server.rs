@@ -2,8 +2,9 @@
 
 use crate::dispatch::Shared;
 use crate::http::{race, Conn, Either, HttpError, Response};
+use crate::invoke_api::InvokeApi;
 use crate::runtime_api::{error_reply, AnswerKind};
-use crate::{invoke_api, runtime_api, InitError, LocalConfig, LocalError, LocalStats};
+use crate::{invoke_api, runtime_api, InitError, LocalConfig, LocalError, LocalStats, LogSink};
 use actix_rt::net::{TcpListener, TcpStream};
 use lambda_actors_api::API_VERSION;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -100,6 +101,13 @@ impl LocalServer {
     /// Slots, queue and pollers right now.
     pub fn stats(&self) -> LocalStats {
         self.shared.stats()
+    }
+
+    /// Where the embedding process sends its log lines, so that callers who ask for
+    /// `X-Amz-Log-Type: Tail` get the invocation's last 4 KB of logs (lambda-actors does this
+    /// by itself).
+    pub fn log_sink(&self) -> LogSink {
+        LogSink(Arc::clone(&self.shared))
     }
 
     /// The settings the server runs with.
@@ -241,15 +249,19 @@ async fn route(
         };
     }
     if path == shared.cfg.invocation_endpoint || is_invoke_api_path(path) {
-        return invoke_api::invoke(shared, conn, head, body).await;
+        return invoke_api::invoke(shared, conn, head, body, InvokeApi::Invoke).await;
+    }
+    if is_stream_invoke_path(path) {
+        return invoke_api::invoke(shared, conn, head, body, InvokeApi::InvokeWithResponseStream).await;
     }
     let endpoint = &shared.cfg.invocation_endpoint;
     let reply = error_reply(
         404,
         "ResourceNotFoundException",
         format!(
-            "nothing at {method} {path}: invoke the function with POST {endpoint} or POST \
-             /2015-03-31/functions/{{name}}/invocations"
+            "nothing at {method} {path}: invoke the function with POST {endpoint}, POST \
+             /2015-03-31/functions/{{name}}/invocations or POST \
+             /2021-11-15/functions/{{name}}/response-streaming-invocations"
         ),
     );
     refuse(conn, head, body, reply).await
@@ -257,8 +269,17 @@ async fn route(
 
 /// `/2015-03-31/functions/{name}/invocations`, any name: this server runs one function.
 fn is_invoke_api_path(path: &str) -> bool {
-    path.strip_prefix("/2015-03-31/functions/")
-        .and_then(|rest| rest.strip_suffix("/invocations"))
+    is_function_path(path, "/2015-03-31/functions/", "/invocations")
+}
+
+/// `/2021-11-15/functions/{name}/response-streaming-invocations` (`InvokeWithResponseStream`).
+fn is_stream_invoke_path(path: &str) -> bool {
+    is_function_path(path, "/2021-11-15/functions/", "/response-streaming-invocations")
+}
+
+fn is_function_path(path: &str, prefix: &str, suffix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
         .is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
 
@@ -288,6 +309,18 @@ mod tests {
         assert!(!is_invoke_api_path("/2015-03-31/functions//invocations"));
         assert!(!is_invoke_api_path("/2015-03-31/functions/a/b/invocations"));
         assert!(!is_invoke_api_path("/2015-03-31/functions/a"));
+        assert!(is_stream_invoke_path(
+            "/2021-11-15/functions/testbed/response-streaming-invocations"
+        ));
+        assert!(!is_stream_invoke_path(
+            "/2021-11-15/functions//response-streaming-invocations"
+        ));
+        assert!(!is_stream_invoke_path(
+            "/2015-03-31/functions/testbed/response-streaming-invocations"
+        ));
+        assert!(!is_invoke_api_path(
+            "/2021-11-15/functions/testbed/response-streaming-invocations"
+        ));
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! the invocation's `requestId` on every line emitted inside it.
 
 use crate::config::LogFormat;
+use parking_lot::RwLock;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
@@ -15,6 +18,36 @@ use tracing_subscriber::Layer;
 
 /// Target of the per-invocation root span; its fields go on every line inside it.
 pub(crate) const INVOCATION_TARGET: &str = "lambda_actors::invocation";
+
+/// A receiver of every line logged for an invocation: its request id and the line as
+/// written. The embedded local server takes them for `X-Amz-Log-Type: Tail`.
+pub(crate) type LogTap = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
+
+static TAPS: RwLock<Vec<(u64, LogTap)>> = RwLock::new(Vec::new());
+/// `TAPS.len()`, so that a line costs one atomic load when nothing listens (on Lambda).
+static TAP_COUNT: AtomicUsize = AtomicUsize::new(0);
+static NEXT_TAP: AtomicU64 = AtomicU64::new(0);
+
+/// Passes every invocation's log lines to `tap` until the guard is dropped.
+pub(crate) fn add_tap(tap: LogTap) -> TapGuard {
+    let id = NEXT_TAP.fetch_add(1, Ordering::Relaxed);
+    let mut taps = TAPS.write();
+    taps.push((id, tap));
+    TAP_COUNT.store(taps.len(), Ordering::Release);
+    TapGuard(id)
+}
+
+/// Removes its tap when dropped.
+#[derive(Debug)]
+pub(crate) struct TapGuard(u64);
+
+impl Drop for TapGuard {
+    fn drop(&mut self) {
+        let mut taps = TAPS.write();
+        taps.retain(|(id, _)| *id != self.0);
+        TAP_COUNT.store(taps.len(), Ordering::Release);
+    }
+}
 
 /// Installs the runtime's subscriber. Returns false (and changes nothing) when a global
 /// subscriber is already set.
@@ -166,6 +199,13 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
             }
         }
         let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        if let Some(id) = &request_id {
+            if TAP_COUNT.load(Ordering::Acquire) > 0 {
+                for (_, tap) in TAPS.read().iter() {
+                    tap(id, line.as_bytes());
+                }
+            }
+        }
     }
 }
 

@@ -251,6 +251,14 @@ where
             (server.0, Some(server.1))
         }
     };
+    // The local server answers `X-Amz-Log-Type: Tail` from the lines this runtime logs.
+    #[cfg(feature = "local-server")]
+    let _log_tail = _local_server.as_ref().map(|server| {
+        let sink = server.log_sink();
+        logging::add_tap(Arc::new(move |request_id: &str, line: &[u8]| {
+            sink.record(request_id, line)
+        }))
+    });
 
     let state = match (init)().await {
         Ok(s) => Arc::new(s),
