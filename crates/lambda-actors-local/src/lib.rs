@@ -8,8 +8,11 @@
 //!   `AWS_LAMBDA_RUNTIME_API` set to [`LocalServer::runtime_api`];
 //! - the **Invoke API**, which callers talk to: `POST /invoke` (the path is configurable,
 //!   [`LocalConfig::invocation_endpoint`]) and AWS's
-//!   `POST /2015-03-31/functions/{name}/invocations`, so `curl`, `cargo lambda invoke` and
-//!   `aws lambda invoke --endpoint-url http://127.0.0.1:7000` all work.
+//!   `POST /2015-03-31/functions/{name}/invocations` (`Invoke`), so `curl`, `cargo lambda
+//!   invoke` and `aws lambda invoke --endpoint-url http://127.0.0.1:7000` all work, and
+//!   `POST /2021-11-15/functions/{name}/response-streaming-invocations`
+//!   (`InvokeWithResponseStream`), which boto3's `invoke_with_response_stream` and the other
+//!   AWS SDKs read as an event stream.
 //!
 //! The runtime starts it (cargo feature `local-server` of `lambda-actors`) when
 //! `AWS_LAMBDA_RUNTIME_API` is unset; users rarely call this crate directly.
@@ -67,6 +70,25 @@
 //! Replies carry `X-Amzn-RequestId` once the runtime has taken the invocation.
 //! `X-Amz-Invocation-Type: Event` is answered 202 at once (the function still runs);
 //! `DryRun` is answered 204.
+//!
+//! `X-Amz-Log-Type: Tail` on a synchronous invoke adds `X-Amz-Log-Result`: base64 of the last
+//! 4 KB of the invocation's log lines, framed by `START`, `END` and `REPORT` lines as on Lambda.
+//! The lines come from the process that embeds the server ([`LocalServer::log_sink`];
+//! lambda-actors feeds it every line its log layer writes inside an invocation). A streamed
+//! answer on this path has sent its head before the log is complete, so it carries none; the
+//! streaming API below does.
+//!
+//! # `InvokeWithResponseStream`
+//!
+//! 200 with `Content-Type: application/vnd.amazon.eventstream`, `X-Amzn-RequestId` and
+//! `X-Amz-Executed-Version`, and a chunked body of event-stream messages: a `PayloadChunk` for
+//! each piece of the function's stream the moment it arrives (a buffered answer is one), then
+//! one `InvokeComplete`. A function error, a stream that fails mid-way (the runtime's error
+//! trailers, a broken stream, the deadline) or a timeout ends with `ErrorCode` (the error's
+//! `errorType`) and `ErrorDetails` (its `errorMessage`) in `InvokeComplete`, after only the bytes
+//! sent before the failure; `LogResult` carries the log tail when asked for. An
+//! HTTP-integration prelude is checked as below and left out of the payload: this API carries
+//! the body only. `X-Amz-Invocation-Type: Event` is a 400, as on Lambda.
 //!
 //! # Concurrency, queueing, rejection
 //!
@@ -129,7 +151,7 @@
 //! reading for 60 s is disconnected. Open connections: two per slot plus 256.
 //!
 //! Not emulated: the Extensions and Telemetry APIs, Cognito identity, versions and aliases
-//! (any function name in the Invoke API path reaches this one function).
+//! (any function name or qualifier in the Invoke API paths reaches this one function).
 
 mod config;
 mod dispatch;
