@@ -92,8 +92,9 @@ pub struct Config {
     pub runtime_api: Option<Endpoint>,
     /// Classic or Managed Instances.
     pub mode: Mode,
-    /// `LAMBDA_ACTORS_WORKER_THREADS`: arbiters (OS threads) the pollers are spread over.
-    /// Default: available parallelism. The runtime uses at most one per slot.
+    /// `LAMBDA_ACTORS_WORKER_THREADS`: handler arbiters (OS threads) that run user code in
+    /// Managed Instances mode; the pollers' Runtime-API I/O runs on the main thread, which
+    /// runs no user code. Default: available parallelism. At most one per handler.
     pub worker_threads: usize,
     /// `LAMBDA_ACTORS_HANDLER_POOL_SIZE`: handler actors. Default: one per slot.
     pub handler_pool_size: usize,
@@ -108,6 +109,10 @@ pub struct Config {
     /// `LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`: how long in-flight invocations may take after
     /// SIGTERM/SIGINT. Default 2000.
     pub shutdown_grace: Duration,
+    /// `LAMBDA_ACTORS_STALL_WARN_MS`: a handler that keeps its thread busy this long without
+    /// yielding is a stall (one WARN per invocation, counted in the metrics; in Managed
+    /// Instances mode its thread gets no new events until it yields). Default 100; 0 = off.
+    pub stall_warn: Option<Duration>,
     /// `LAMBDA_ACTORS_METRICS_INTERVAL_SECS`: metrics summary period; `None` = off. Default 60.
     pub metrics_interval: Option<Duration>,
     /// `LAMBDA_ACTORS_METRICS_FORMAT`: `log` (default) or `emf`.
@@ -255,6 +260,12 @@ impl Config {
             lookup("LAMBDA_ACTORS_DEADLINE_GRACE_MS"),
             100,
         )?;
+        let stall_warn = millis(
+            "LAMBDA_ACTORS_STALL_WARN_MS",
+            lookup("LAMBDA_ACTORS_STALL_WARN_MS"),
+            100,
+        )?;
+        let stall_warn = (!stall_warn.is_zero()).then_some(stall_warn);
         let shutdown_grace = millis(
             "LAMBDA_ACTORS_SHUTDOWN_GRACE_MS",
             lookup("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS"),
@@ -367,6 +378,7 @@ impl Config {
             deadline_reclaim,
             deadline_grace,
             shutdown_grace,
+            stall_warn,
             metrics_interval,
             metrics_format,
             log_format,

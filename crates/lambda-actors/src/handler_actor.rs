@@ -3,6 +3,7 @@
 use crate::answer::Answer;
 use crate::handler::{Reply, Service};
 use crate::panic::CatchUnwind;
+use crate::pool::load::{ArbiterLoad, Watched};
 use crate::shared::ArbiterLocal;
 use crate::{Context, Error};
 use actix::prelude::*;
@@ -55,14 +56,25 @@ pub(crate) struct HandlerActor<S: Service> {
     service: Option<Box<S>>,
     factory: Factory<S>,
     mailbox_capacity: usize,
+    /// The load of the arbiter this actor runs on, measured around each poll of its handler.
+    load: Arc<ArbiterLoad>,
+    stall_warn: Option<Duration>,
 }
 
 impl<S: Service> HandlerActor<S> {
-    pub(crate) fn new(service: Option<S>, factory: Factory<S>, mailbox_capacity: usize) -> Self {
+    pub(crate) fn new(
+        service: Option<S>,
+        factory: Factory<S>,
+        mailbox_capacity: usize,
+        load: Arc<ArbiterLoad>,
+        stall_warn: Option<Duration>,
+    ) -> Self {
         Self {
             service: service.map(Box::new),
             factory,
             mailbox_capacity,
+            load,
+            stall_warn,
         }
     }
 
@@ -102,12 +114,12 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
             reclaim_at,
             span,
         } = msg;
+        let call = async move {
+            let result = service.call(event, ctx, answer).await;
+            (service, result)
+        };
         let run = CatchUnwind(Box::pin(
-            async move {
-                let result = service.call(event, ctx, answer).await;
-                (service, result)
-            }
-            .instrument(span),
+            Watched::new(call, self.load.clone(), self.stall_warn).instrument(span),
         ));
         let started = Instant::now();
         let timed = async move {

@@ -97,6 +97,11 @@ pub(crate) struct Window {
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
     pub(crate) max_pool_queue: u64,
+    /// The longest a poller waited for a free handler, in ms.
+    pub(crate) pool_wait_ms_max: u64,
+    /// Polls of handler code that held their thread past the stall threshold.
+    pub(crate) stalls: u64,
+    pub(crate) stall_ms_max: u64,
     pub(crate) handler_us: Histogram,
     pub(crate) overhead_us: Histogram,
 }
@@ -111,6 +116,9 @@ impl Window {
         self.bytes_in += o.bytes_in;
         self.bytes_out += o.bytes_out;
         self.max_pool_queue = self.max_pool_queue.max(o.max_pool_queue);
+        self.pool_wait_ms_max = self.pool_wait_ms_max.max(o.pool_wait_ms_max);
+        self.stalls += o.stalls;
+        self.stall_ms_max = self.stall_ms_max.max(o.stall_ms_max);
         self.handler_us.merge(&o.handler_us);
         self.overhead_us.merge(&o.overhead_us);
     }
@@ -121,11 +129,15 @@ pub(crate) struct Gauges {
     pub(crate) num_pollers: u64,
     pub(crate) num_pollers_alive: u64,
     pub(crate) num_busy_handlers: u64,
+    /// Invocations running on each handler arbiter.
+    pub(crate) busy_by_arbiter: Vec<usize>,
 }
 
 /// One summary, ready to print.
 pub(crate) struct Summary {
     fields: Vec<(&'static str, f64)>,
+    /// `busy_by_arbiter`: a list, so a property of the EMF document rather than a metric.
+    busy_by_arbiter: Vec<usize>,
     interval: Duration,
 }
 
@@ -142,6 +154,9 @@ impl Summary {
             ("num_pollers_alive", g.num_pollers_alive as f64),
             ("num_busy_handlers", g.num_busy_handlers as f64),
             ("max_mailbox_depth", w.max_pool_queue as f64),
+            ("pool_wait_ms_max", w.pool_wait_ms_max as f64),
+            ("stalls_count", w.stalls as f64),
+            ("stall_ms_max", w.stall_ms_max as f64),
             ("handler_ms_p50", ms(w.handler_us.quantile(0.5))),
             ("handler_ms_p99", ms(w.handler_us.quantile(0.99))),
             ("handler_ms_max", ms(w.handler_us.max)),
@@ -150,7 +165,11 @@ impl Summary {
             ("bytes_in", w.bytes_in as f64),
             ("bytes_out", w.bytes_out as f64),
         ];
-        Self { fields, interval }
+        Self {
+            fields,
+            busy_by_arbiter: g.busy_by_arbiter.clone(),
+            interval,
+        }
     }
 
     /// Emits the summary in the configured format.
@@ -181,6 +200,10 @@ impl Summary {
             num_pollers_alive = f("num_pollers_alive") as u64,
             num_busy_handlers = f("num_busy_handlers") as u64,
             max_mailbox_depth = f("max_mailbox_depth") as u64,
+            pool_wait_ms_max = f("pool_wait_ms_max") as u64,
+            stalls_count = f("stalls_count") as u64,
+            stall_ms_max = f("stall_ms_max") as u64,
+            busy_by_arbiter = %self.busy_list(),
             handler_ms_p50 = f("handler_ms_p50"),
             handler_ms_p99 = f("handler_ms_p99"),
             handler_ms_max = f("handler_ms_max"),
@@ -190,6 +213,11 @@ impl Summary {
             bytes_out = f("bytes_out") as u64,
             "metrics"
         );
+    }
+
+    /// `[1,0]`: JSON, so that a JSON log line carries it as a string that parses as a list.
+    fn busy_list(&self) -> String {
+        serde_json::to_string(&self.busy_by_arbiter).expect("a list of numbers serialises")
     }
 
     /// A CloudWatch Embedded Metric Format document: the values at top level, declared under
@@ -226,6 +254,7 @@ impl Summary {
             },
             "FunctionName": function_name.unwrap_or("local"),
             "interval_ms": self.interval.as_millis() as u64,
+            "busy_by_arbiter": self.busy_by_arbiter,
         });
         for (name, value) in &self.fields {
             // Counts and bytes are whole numbers; latencies in ms keep their fraction.
@@ -276,12 +305,13 @@ mod tests {
                 num_pollers: 4,
                 num_pollers_alive: 4,
                 num_busy_handlers: 0,
+                busy_by_arbiter: vec![0, 0],
             },
             Duration::from_secs(60),
         );
         let doc = s.emf(Some("f"));
         let declared = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-        assert_eq!(declared.len(), 16);
+        assert_eq!(declared.len(), 19);
         for m in declared {
             let name = m["Name"].as_str().unwrap();
             assert!(doc[name].is_number(), "{name} missing at top level");
@@ -290,6 +320,7 @@ mod tests {
         assert_eq!(doc["num_pollers"], 4);
         assert_eq!(doc["handler_ms_max"], 2.0);
         assert_eq!(doc["FunctionName"], "f");
+        assert_eq!(doc["busy_by_arbiter"], serde_json::json!([0, 0]));
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "FunctionName");
     }
 }

@@ -1,9 +1,13 @@
-//! The poller actor: one per concurrency slot. Free handler first, then `GET /next`, then the
-//! invocation, then the answer; again.
+//! The poller actor: one per concurrency slot. A permit for a free handler first, then
+//! `GET /next`, then the invocation (routed by the pool to a handler, on whichever handler
+//! arbiter is free), then the answer; again. Pollers run on the I/O arbiter, which runs no user
+//! code (in classic mode, the one arbiter runs both), so a handler that hogs its thread never
+//! delays the Runtime-API traffic of the other slots.
 
 use crate::answer::{Answer, AnswerError, AnswerState};
 use crate::handler::Reply;
 use crate::handler_actor::{Invoke, Invoked, Outcome};
+use crate::pool::{HandlerPool, Lease};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::{Fatal, PollerDied, Supervisor};
 use crate::writer::RESPONSE_REJECTED;
@@ -25,21 +29,26 @@ const CLASSIC_RETRIES: u32 = 5;
 const BACKOFF_BASE: Duration = Duration::from_millis(50);
 /// Longest back-off delay in Managed Instances mode.
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
+/// How long past the reclaim time the poller waits for the handler actor's own timeout
+/// before it decides the handler's thread is blocked and answers the invocation itself.
+const BLOCKED_MARGIN: Duration = Duration::from_millis(100);
 
 /// One concurrency slot. The loop runs as a spawned future (`ctx.spawn`), never `ctx.wait`,
 /// so the mailbox stays live during the long poll.
 pub(crate) struct Poller {
     slot: usize,
     shared: Arc<Shared>,
+    pool: Arc<HandlerPool>,
     supervisor: Addr<Supervisor>,
     finished: bool,
 }
 
 impl Poller {
-    pub(crate) fn new(slot: usize, shared: Arc<Shared>, supervisor: Addr<Supervisor>) -> Self {
+    pub(crate) fn new(slot: usize, shared: Arc<Shared>, pool: Arc<HandlerPool>, supervisor: Addr<Supervisor>) -> Self {
         Self {
             slot,
             shared,
+            pool,
             supervisor,
             finished: false,
         }
@@ -54,6 +63,7 @@ impl Actor for Poller {
         let run = poll_loop(
             ArbiterLocal::current(),
             self.shared.clone(),
+            self.pool.clone(),
             self.supervisor.clone(),
             self.slot,
         );
@@ -73,11 +83,17 @@ impl Drop for Poller {
     }
 }
 
-async fn poll_loop(local: Rc<ArbiterLocal>, shared: Arc<Shared>, supervisor: Addr<Supervisor>, slot: usize) {
+async fn poll_loop(
+    local: Rc<ArbiterLocal>,
+    shared: Arc<Shared>,
+    pool: Arc<HandlerPool>,
+    supervisor: Addr<Supervisor>,
+    slot: usize,
+) {
     let managed = shared.config.mode.is_managed();
     let mut backoff = Backoff::new(slot);
     loop {
-        let Some(mut lease) = shared.until_drained(local.pool.acquire()).await else {
+        let Some(permit) = shared.until_drained(pool.acquire()).await else {
             return;
         };
         let Some(next) = shared.until_drained(local.client.next()).await else {
@@ -86,12 +102,13 @@ async fn poll_loop(local: Rc<ArbiterLocal>, shared: Arc<Shared>, supervisor: Add
         let err = match next {
             Ok(event) => {
                 backoff.reset();
+                let mut lease = pool.route(permit);
                 invoke(&local, &shared, &mut lease, event).await;
                 continue;
             }
             Err(err) => err,
         };
-        drop(lease);
+        drop(permit);
         if let Some(meta) = err.delivered() {
             answer_unreadable(meta, &err).await;
             continue;
@@ -152,7 +169,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::Lease, event: NextEvent) {
+async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut Lease, event: NextEvent) {
     let received = Instant::now();
     let NextEvent { meta, body } = event;
     let bytes_in = body.len() as u64;
@@ -196,26 +213,47 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut crate::pool::
     {
         panic!("injected poller fault");
     }
-    let sent = lease
-        .handler()
-        .send(Invoke {
-            event: body,
-            ctx,
-            answer: answer.clone(),
-            reclaim_at,
-            span: span.clone(),
-        })
-        .await;
-    let Invoked { outcome, handler_time } = sent.unwrap_or_else(|e| {
-        lease.replace((local.respawn)());
-        Invoked {
-            outcome: Outcome::Unavailable(Error::new(
-                "Runtime.HandlerUnavailable",
-                format!("the handler actor stopped before answering: {e}"),
-            )),
-            handler_time: Duration::ZERO,
-        }
+    let sent = lease.handler().send(Invoke {
+        event: body,
+        ctx,
+        answer: answer.clone(),
+        reclaim_at,
+        span: span.clone(),
     });
+    // The handler actor reclaims its own invocation at `reclaim_at` — if its thread lets it.
+    // A thread blocked in handler code cannot: then the poller, on its own thread, answers.
+    let sent = match reclaim_at {
+        Some(at) => tokio::time::timeout_at((at + BLOCKED_MARGIN).into(), sent).await.ok(),
+        None => Some(sent.await),
+    };
+    let Invoked { outcome, handler_time } = match sent {
+        Some(Ok(invoked)) => invoked,
+        Some(Err(e)) => {
+            lease.replace();
+            Invoked {
+                outcome: Outcome::Unavailable(Error::new(
+                    "Runtime.HandlerUnavailable",
+                    format!("the handler actor stopped before answering: {e}"),
+                )),
+                handler_time: Duration::ZERO,
+            }
+        }
+        None => {
+            span.in_scope(|| {
+                tracing::error!(
+                    arbiter = lease.arbiter_index(),
+                    "the handler's thread is still blocked past the deadline: answering \
+                     Runtime.Timeout; a fresh handler takes the slot, and the blocked one is dropped \
+                     when its thread is free again"
+                )
+            });
+            lease.abandon();
+            Invoked {
+                outcome: Outcome::TimedOut,
+                handler_time: received.elapsed(),
+            }
+        }
+    };
     let (errors, panics, timeouts) = match &outcome {
         Outcome::Done(Ok(_)) => (0, 0, 0),
         Outcome::Done(Err(_)) | Outcome::Unavailable(_) => (1, 0, 0),

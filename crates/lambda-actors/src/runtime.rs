@@ -2,9 +2,11 @@
 
 use crate::config::{Config, ConfigError};
 use crate::handler::{FnHandler, Json, Raw, Service};
-use crate::handler_actor::{Factory, HandlerActor};
+use crate::handler_actor::{Factory, HandlerActor, Invoke};
 use crate::poller::Poller;
-use crate::pool::HandlerPool;
+use crate::pool::load::ArbiterLoad;
+use crate::pool::watchdog::Watchdog;
+use crate::pool::{HandlerPool, Respawn};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::Supervisor;
 use crate::{logging, Context, Error, Handler, RawHandler, RuntimeError};
@@ -273,11 +275,25 @@ where
     let config = Arc::new(config);
     let shared = Shared::new(config.clone());
     let slots = config.mode.concurrency();
-    let arbiter_count = config.arbiters();
-    let spawned: Vec<Arbiter> = (1..arbiter_count).map(|_| Arbiter::new()).collect();
-    let arbiters: Vec<ArbiterHandle> = std::iter::once(Arbiter::current())
-        .chain(spawned.iter().map(Arbiter::handle))
-        .collect();
+    // Managed Instances: the pollers' Runtime-API I/O on this (the main) thread, user code on
+    // handler arbiters of its own, so a handler that hogs its thread never holds up another
+    // slot's `/next` or answer. Classic mode: one invocation at a time, all on this thread.
+    let io_arbiter = Arbiter::current();
+    let spawned: Vec<Arbiter> = if config.mode.is_managed() {
+        (0..config.arbiters()).map(|_| Arbiter::new()).collect()
+    } else {
+        Vec::new()
+    };
+    let handler_arbiters: Vec<ArbiterHandle> = if spawned.is_empty() {
+        vec![io_arbiter.clone()]
+    } else {
+        spawned.iter().map(Arbiter::handle).collect()
+    };
+    let arbiters = Arbiters {
+        io: vec![io_arbiter],
+        handlers: handler_arbiters,
+        shared: spawned.is_empty(),
+    };
 
     #[cfg(feature = "local-server")]
     let invoke_url = _local_server.as_ref().map(lambda_actors_local::LocalServer::invoke_url);
@@ -287,7 +303,7 @@ where
         .on_started
         .take()
         .map(|f| move |handle| f(Started { invoke_url, handle }));
-    let result = run_slots(&config, &endpoint, &shared, &arbiters, factory, slots, on_started).await;
+    let result = run_slots(&config, &endpoint, &shared, arbiters, factory, slots, on_started).await;
     for arbiter in &spawned {
         arbiter.stop();
     }
@@ -334,47 +350,103 @@ async fn start_local_server(_: &Config, _: &str) -> Result<(Endpoint, LocalServe
     ))
 }
 
+/// The threads of the runtime: the I/O arbiters run the pollers (and nothing of the user's),
+/// the handler arbiters run the handler actors. In classic mode both are the main thread.
+pub(crate) struct Arbiters {
+    pub(crate) io: Vec<ArbiterHandle>,
+    pub(crate) handlers: Vec<ArbiterHandle>,
+    /// Classic mode: the handler arbiter is the I/O arbiter.
+    pub(crate) shared: bool,
+}
+
+impl Arbiters {
+    /// Every arbiter once (for the metrics).
+    pub(crate) fn all(&self) -> Vec<ArbiterHandle> {
+        let mut all = self.io.clone();
+        if !self.shared {
+            all.extend(self.handlers.iter().cloned());
+        }
+        all
+    }
+}
+
 async fn run_slots<Svc: Service>(
     config: &Config,
     endpoint: &Endpoint,
     shared: &Arc<Shared>,
-    arbiters: &[ArbiterHandle],
+    arbiters: Arbiters,
     factory: Factory<Svc>,
     slots: usize,
     on_started: Option<impl FnOnce(RuntimeHandle)>,
 ) -> Result<(), RuntimeError> {
     // Phase 1: every handler is built before any poller asks for an event, so a factory
-    // failure is an init error with no event taken.
-    let mut ready = Vec::with_capacity(arbiters.len());
-    for (index, arbiter) in arbiters.iter().enumerate() {
+    // failure is an init error with no event taken. Handlers are spread round-robin over the
+    // handler arbiters; every arbiter gets an awc client for the answers sent from it.
+    let handler_count = arbiters.handlers.len();
+    let (capacity, stall_warn) = (config.mailbox_capacity, config.stall_warn);
+    let mut ready = Vec::with_capacity(handler_count);
+    for (index, arbiter) in arbiters.handlers.iter().enumerate() {
         let handlers = (0..config.handler_pool_size)
-            .filter(|h| h % arbiters.len() == index)
+            .filter(|h| h % handler_count == index)
             .count();
+        let load = Arc::new(ArbiterLoad::default());
         let (tx, rx) = oneshot::channel();
-        let (factory, endpoint, capacity) = (factory.clone(), endpoint.clone(), config.mailbox_capacity);
+        let (factory, endpoint, thread_load) = (factory.clone(), endpoint.clone(), load.clone());
         arbiter.spawn_fn(move || {
-            let _ = tx.send(build_arbiter(handlers, factory, &endpoint, capacity));
+            let built = build_handlers(handlers, factory, &endpoint, capacity, thread_load, stall_warn);
+            let _ = tx.send(built);
         });
-        ready.push(rx);
+        ready.push((arbiter.clone(), load, rx));
     }
-    for rx in ready {
+    let mut members = Vec::with_capacity(handler_count);
+    for (arbiter, load, rx) in ready {
         let built = rx
             .await
             .unwrap_or_else(|_| Err(Error::new("Runtime.InitError", "the handler factory panicked")));
-        if let Err(e) = built {
-            tracing::error!(errorType = e.error_type(), "cannot build a handler: {}", e.message());
-            report_init_error(endpoint, &e.to_body()).await;
-            return Err(RuntimeError::init(format!("cannot build a handler: {e}")));
+        match built {
+            Ok(handlers) => members.push((arbiter, load, handlers)),
+            Err(e) => {
+                tracing::error!(errorType = e.error_type(), "cannot build a handler: {}", e.message());
+                report_init_error(endpoint, &e.to_body()).await;
+                return Err(RuntimeError::init(format!("cannot build a handler: {e}")));
+            }
         }
     }
+    if !arbiters.shared {
+        for io in &arbiters.io {
+            let endpoint = endpoint.clone();
+            io.spawn_fn(move || install_local(&endpoint));
+        }
+    }
+    let respawn: Respawn = Arc::new(move |arbiter: &ArbiterHandle, load: Arc<ArbiterLoad>| {
+        let factory = factory.clone();
+        HandlerActor::start_in_arbiter(arbiter, move |_| {
+            HandlerActor::new(None, factory, capacity, load, stall_warn)
+        })
+        .recipient()
+    });
+    let pool = HandlerPool::new(members, respawn);
+    // Stalls steer the router only where there is a choice: in Managed Instances mode.
+    let _watchdog = match stall_warn {
+        Some(threshold) if config.mode.is_managed() => match Watchdog::start(&pool.loads(), threshold) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("cannot start the stall watchdog thread: {e}; stalls are still logged when they end");
+                None
+            }
+        },
+        _ => None,
+    };
 
-    // Phase 2: the supervisor, then one poller per slot on its arbiter.
+    // Phase 2: the supervisor, then one poller per slot on its I/O arbiter.
     let (exit_tx, exit_rx) = oneshot::channel();
-    let supervisor = Supervisor::new(shared.clone(), arbiters.to_vec(), exit_tx).start();
+    let handler_arbiters = arbiters.handlers.len();
+    let io = arbiters.io.clone();
+    let supervisor = Supervisor::new(shared.clone(), arbiters, pool.clone(), exit_tx).start();
     for slot in 0..slots {
-        let (shared, supervisor) = (shared.clone(), supervisor.clone());
-        Supervisor::arbiter_of(arbiters, slot).spawn_fn(move || {
-            Poller::new(slot, shared, supervisor).start();
+        let (shared, pool, supervisor) = (shared.clone(), pool.clone(), supervisor.clone());
+        Supervisor::arbiter_of(&io, slot).spawn_fn(move || {
+            Poller::new(slot, shared, pool, supervisor).start();
         });
     }
     tracing::info!(
@@ -385,7 +457,7 @@ async fn run_slots<Svc: Service>(
         },
         slots,
         handlers = config.handler_pool_size,
-        arbiters = arbiters.len(),
+        handler_arbiters,
         runtime_api = endpoint.base_url(),
         "lambda-actors {} started",
         env!("CARGO_PKG_VERSION"),
@@ -398,29 +470,34 @@ async fn run_slots<Svc: Service>(
         .unwrap_or_else(|_| Err(RuntimeError::api("the supervisor stopped without an exit status")))
 }
 
-/// Builds one arbiter's handlers and awc client; runs on that arbiter's thread.
-fn build_arbiter<Svc: Service>(
+/// Builds one handler arbiter's handlers and its awc client; runs on that arbiter's thread.
+fn build_handlers<Svc: Service>(
     handlers: usize,
     factory: Factory<Svc>,
     endpoint: &Endpoint,
     capacity: usize,
-) -> Result<(), Error> {
-    let mut pool = Vec::with_capacity(handlers);
+    load: Arc<ArbiterLoad>,
+    stall_warn: Option<Duration>,
+) -> Result<Vec<Recipient<Invoke>>, Error> {
+    let mut built = Vec::with_capacity(handlers);
     for _ in 0..handlers {
         let service = factory()?;
-        pool.push(
-            HandlerActor::new(Some(service), factory.clone(), capacity)
+        built.push(
+            HandlerActor::new(Some(service), factory.clone(), capacity, load.clone(), stall_warn)
                 .start()
                 .recipient(),
         );
     }
+    install_local(endpoint);
+    Ok(built)
+}
+
+/// The awc client and metrics window of the calling arbiter.
+fn install_local(endpoint: &Endpoint) {
     ArbiterLocal::install(ArbiterLocal {
         client: Rc::new(RuntimeClient::new(endpoint)),
-        pool: HandlerPool::new(pool),
-        respawn: Box::new(move || HandlerActor::new(None, factory.clone(), capacity).start().recipient()),
         stats: Default::default(),
     });
-    Ok(())
 }
 
 /// Posts to `/init/error`, bounded in time; in Managed Instances a 403 means another worker

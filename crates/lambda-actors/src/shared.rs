@@ -1,10 +1,7 @@
 //! State shared by every arbiter (cross-thread, lock-free) and state local to one arbiter.
 
 use crate::config::{Config, FunctionInfo};
-use crate::handler_actor::Invoke;
 use crate::metrics::Window;
-use crate::pool::HandlerPool;
-use actix::Recipient;
 use lambda_actors_api::RuntimeClient;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
@@ -83,12 +80,10 @@ impl Shared {
     }
 }
 
-/// What the pollers of one arbiter share: its awc client (awc is `!Send`) and its handler pool.
+/// What the code on one arbiter shares: its awc client (awc is `!Send`) for the answers sent
+/// from there, and its metrics window.
 pub(crate) struct ArbiterLocal {
     pub(crate) client: Rc<RuntimeClient>,
-    pub(crate) pool: Rc<HandlerPool>,
-    /// Starts a fresh handler actor on this arbiter (its handler is built on first use).
-    pub(crate) respawn: Box<dyn Fn() -> Recipient<Invoke>>,
     /// This arbiter's metrics since the last summary.
     pub(crate) stats: RefCell<Window>,
 }

@@ -2,6 +2,8 @@
 
 use crate::metrics::{Gauges, Summary, Window};
 use crate::poller::Poller;
+use crate::pool::HandlerPool;
+use crate::runtime::Arbiters;
 use crate::shared::{ArbiterLocal, Shared};
 use crate::RuntimeError;
 use actix::prelude::*;
@@ -44,7 +46,8 @@ impl Message for Signal {
 /// supervisor the arbiters so it can restart pollers where they lived.
 pub(crate) struct Supervisor {
     shared: Arc<Shared>,
-    arbiters: Vec<ArbiterHandle>,
+    arbiters: Arbiters,
+    pool: Arc<HandlerPool>,
     exit: Option<oneshot::Sender<Result<(), RuntimeError>>>,
     exiting: bool,
     signals: u32,
@@ -54,12 +57,14 @@ pub(crate) struct Supervisor {
 impl Supervisor {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        arbiters: Vec<ArbiterHandle>,
+        arbiters: Arbiters,
+        pool: Arc<HandlerPool>,
         exit: oneshot::Sender<Result<(), RuntimeError>>,
     ) -> Self {
         Self {
             shared,
             arbiters,
+            pool,
             exit: Some(exit),
             exiting: false,
             signals: 0,
@@ -67,7 +72,7 @@ impl Supervisor {
         }
     }
 
-    /// The arbiter a slot runs on.
+    /// The I/O arbiter a slot's poller runs on.
     pub(crate) fn arbiter_of(arbiters: &[ArbiterHandle], slot: usize) -> &ArbiterHandle {
         &arbiters[slot % arbiters.len()]
     }
@@ -99,6 +104,7 @@ impl Supervisor {
     fn collect(&self) -> impl std::future::Future<Output = Window> {
         let windows: Vec<_> = self
             .arbiters
+            .all()
             .iter()
             .map(|arbiter| {
                 let (tx, rx) = oneshot::channel();
@@ -126,6 +132,7 @@ impl Supervisor {
             num_pollers: self.shared.config.mode.concurrency() as u64,
             num_pollers_alive: self.shared.pollers_alive.load(Ordering::Relaxed) as u64,
             num_busy_handlers: self.shared.in_flight.load(Ordering::Relaxed) as u64,
+            busy_by_arbiter: self.pool.busy_by_arbiter(),
         };
         let interval = std::mem::replace(&mut self.last_summary, Instant::now()).elapsed();
         let config = &self.shared.config;
@@ -190,9 +197,9 @@ impl Handler<PollerDied> for Supervisor {
         }
         self.shared.poller_restarts.fetch_add(1, Ordering::Relaxed);
         tracing::error!(slot = msg.slot, "poller stopped unexpectedly; restarting it");
-        let (shared, supervisor, slot) = (self.shared.clone(), ctx.address(), msg.slot);
-        Self::arbiter_of(&self.arbiters, slot).spawn_fn(move || {
-            Poller::new(slot, shared, supervisor).start();
+        let (shared, pool, supervisor, slot) = (self.shared.clone(), self.pool.clone(), ctx.address(), msg.slot);
+        Self::arbiter_of(&self.arbiters.io, slot).spawn_fn(move || {
+            Poller::new(slot, shared, pool, supervisor).start();
         });
     }
 }

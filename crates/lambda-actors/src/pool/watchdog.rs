@@ -1,0 +1,51 @@
+//! The stall watchdog: one thread that marks handler arbiters stalled while handler code
+//! holds them past the threshold, so that the router sends new events elsewhere before the
+//! stalled poll ends (the poll that ends it logs it). It runs only in Managed Instances mode.
+//!
+//! It reads atomics only. While any invocation runs it wakes every half threshold (at least
+//! 10 ms, at most 250 ms apart); while none runs, four times a second.
+
+use super::load::{now_us, ArbiterLoad};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Wake-up period of an idle environment.
+const IDLE_TICK: Duration = Duration::from_millis(250);
+
+/// Stops the watchdog thread when dropped.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    stop: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    /// Starts watching `loads` (held weakly: the watchdog ends with the pool).
+    pub(crate) fn start(loads: &[Arc<ArbiterLoad>], threshold: Duration) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let loads: Vec<Weak<ArbiterLoad>> = loads.iter().map(Arc::downgrade).collect();
+        let busy_tick = (threshold / 2).clamp(Duration::from_millis(10), IDLE_TICK);
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("lambda-actors-watchdog".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let now = now_us();
+                    let mut busy = false;
+                    for load in &loads {
+                        let Some(load) = load.upgrade() else { return };
+                        load.check(now, threshold);
+                        busy |= load.busy.load(Ordering::Relaxed) > 0;
+                    }
+                    std::thread::sleep(if busy { busy_tick } else { IDLE_TICK });
+                }
+            })?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
