@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Lints every CloudFormation / SAM template of the repository with cfn-lint (installed from
-# PyPI). cfn-lint runs the SAM transform itself, so AWS::Serverless::* resources (the
-# Managed Instances AWS::Serverless::CapacityProvider included) are checked as the
-# CloudFormation they become. No rule is ignored.
+# Lints every CloudFormation / SAM template of the repository, with the cfn-lint and the
+# aws-sam-translator pinned in .ci/requirements.txt (from CI's virtual environment, made or
+# refreshed by .ci/venv.sh; never the machine's Python). No rule is ignored. Each template is
+# checked twice:
+#   1. cfn-lint on the template itself. cfn-lint 1.54 and later check AWS::Serverless::*
+#      resources (the Managed Instances AWS::Serverless::CapacityProvider included) against
+#      SAM schemas of their own, without running the SAM transform;
+#   2. the SAM transform (aws-sam-translator, what `sam deploy` runs; .ci/sam-translate.py),
+#      which must accept the template, then cfn-lint on the CloudFormation it produces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 1.51, the release this was checked with, knows AWS::Lambda::CapacityProvider and the
-# functions' CapacityProviderConfig (Lambda Managed Instances).
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'cfn-lint>=1.51,<2'
-# pip may put the script where PATH does not look yet (a fresh pyenv, a user install).
-if ! command -v cfn-lint >/dev/null 2>&1; then
-    PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["scripts"])'):$PATH"
-fi
-cfn-lint --version
+CI_VENV="${CI_VENV:-.ci/venv}"
+case $CI_VENV in /*) ;; *) CI_VENV="$PWD/$CI_VENV" ;; esac
+export CI_VENV
+bash .ci/venv.sh
+cfn_lint="$CI_VENV/bin/cfn-lint"
+python="$CI_VENV/bin/python"
+"$cfn_lint" --version
 
 mapfile -t templates < <(find examples -path '*/sam/*' \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) | sort)
 if [ "${#templates[@]}" -eq 0 ]; then
@@ -21,14 +25,34 @@ if [ "${#templates[@]}" -eq 0 ]; then
     exit 1
 fi
 
+work=$(mktemp -d "${TMPDIR:-/tmp}/cfn-lint.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+
 passed=0
 failed=0
 for template in "${templates[@]}"; do
-    if cfn-lint -- "$template"; then
+    translated="$work/$(basename "${template%.*}").translated.json"
+    problems=()
+    "$cfn_lint" -- "$template" || problems+=("cfn-lint")
+    status=0
+    "$python" .ci/sam-translate.py "$template" "$translated" 2>"$work/translate.err" || status=$?
+    case $status in
+    0)
+        "$cfn_lint" -- "$translated" ||
+            problems+=("cfn-lint of the SAM-translated template: see it with $python .ci/sam-translate.py $template out.json")
+        ;;
+    3) ;; # plain CloudFormation: step 1 was all of it
+    *)
+        cat "$work/translate.err" >&2
+        problems+=("SAM transform")
+        ;;
+    esac
+    if [ "${#problems[@]}" -eq 0 ]; then
         echo "ok   $template"
         passed=$((passed + 1))
     else
-        echo "FAIL $template"
+        printf -v joined '%s; ' "${problems[@]}"
+        echo "FAIL $template (${joined%; })"
         failed=$((failed + 1))
     fi
 done

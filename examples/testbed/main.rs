@@ -49,6 +49,15 @@ enum Op {
     Background {
         ms: u64,
     },
+    /// Blocks the handler's thread: `std::thread::sleep` inside the async handler.
+    Block {
+        ms: u64,
+    },
+    /// Spins on the blocking-handler path: `lambda_actors::spawn_blocking`, off the handler's
+    /// thread.
+    BlockingSpin {
+        ms: u64,
+    },
 }
 
 #[derive(Deserialize)]
@@ -126,12 +135,16 @@ async fn buffered_op(op: Op, event: Value, ctx: Context) -> Result<Value, Error>
             Ok(json!({ "slept_ms": ms }))
         }
         Op::Spin { ms } => {
-            let until = Instant::now() + Duration::from_millis(ms);
-            let mut x = 0u64;
-            while Instant::now() < until {
-                x = std::hint::black_box(x.wrapping_add(1));
-            }
+            spin(ms);
             Ok(json!({ "spun_ms": ms }))
+        }
+        Op::Block { ms } => {
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok(json!({ "blocked_ms": ms }))
+        }
+        Op::BlockingSpin { ms } => {
+            lambda_actors::spawn_blocking(move || spin(ms)).await;
+            Ok(json!({ "spun_ms": ms, "blocking": true }))
         }
         Op::Error { error_type, message } => Err(Error::new(error_type, message)),
         Op::Panic { message } => panic!("{message}"),
@@ -177,6 +190,15 @@ async fn buffered_op(op: Op, event: Value, ctx: Context) -> Result<Value, Error>
         }
         Op::Hang => std::future::pending().await,
         Op::Stream { .. } | Op::Background { .. } => unreachable!("answered by the caller"),
+    }
+}
+
+/// Busy-waits for `ms` milliseconds of wall-clock time.
+fn spin(ms: u64) {
+    let until = Instant::now() + Duration::from_millis(ms);
+    let mut x = 0u64;
+    while Instant::now() < until {
+        x = std::hint::black_box(x.wrapping_add(1));
     }
 }
 

@@ -9,23 +9,6 @@
 use crate::support::*;
 use std::time::Duration;
 
-/// Sums a counter over the JSON metrics summaries seen so far, waiting until it reaches `want`.
-fn counted(run: &Run, field: &str, want: u64, timeout: Duration) -> u64 {
-    let mut total = 0;
-    let _ = run.proc.wait_for_line(
-        |l| {
-            if let Ok(v) = serde_json::from_str::<Value>(l) {
-                if v["message"] == "metrics" {
-                    total += v[field].as_u64().unwrap_or(0);
-                }
-            }
-            total >= want
-        },
-        timeout,
-    );
-    total
-}
-
 #[test]
 fn hung_handler_past_deadline_frees_its_slot() {
     let _m = shared_machine();

@@ -6,6 +6,8 @@ mod support;
 
 mod background_log_lines_carry_their_own_request_id;
 mod background_work_runs_after_the_response;
+mod blocking_handler_past_deadline_frees_its_slot;
+mod busy_handler_never_stalls_sibling_slots;
 mod classic_next_failure_exits_non_zero;
 mod concurrent_sleeps_overlap;
 mod concurrent_streams_overlap_managed;
@@ -44,6 +46,7 @@ mod rejected_answers_are_logged_and_survived;
 mod sigterm_finishes_in_flight_then_exits_zero;
 mod slots_park_one_next_each;
 mod slow_runtime_api_replies_are_waited_for_not_repeated;
+mod stall_is_logged_once_and_counted;
 mod stream_chunks_arrive_spread_over_time;
 mod stream_error_before_first_byte_is_a_plain_error;
 mod stream_failure_mid_way_is_sent_in_trailers;

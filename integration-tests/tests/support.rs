@@ -280,7 +280,7 @@ pub fn expect_init_failure(env: &[(&str, &str)], must_mention: &[&str]) -> Run {
 }
 
 /// Every field a metrics summary carries (the EMF document declares the same).
-pub const METRIC_FIELDS: [&str; 16] = [
+pub const METRIC_FIELDS: [&str; 19] = [
     "invocations_count",
     "errors_count",
     "panics_count",
@@ -290,6 +290,9 @@ pub const METRIC_FIELDS: [&str; 16] = [
     "num_pollers_alive",
     "num_busy_handlers",
     "max_mailbox_depth",
+    "pool_wait_ms_max",
+    "stalls_count",
+    "stall_ms_max",
     "handler_ms_p50",
     "handler_ms_p99",
     "handler_ms_max",
@@ -337,4 +340,21 @@ pub fn assert_panic_logged_and_counted(run: &Run, id: &str, marker: &str) {
         )
         .unwrap_or_else(|e| run.fail(&format!("no summary counting the panic and the restart: {e}")));
     run.check(panics == 1, || format!("summaries counted {panics} panics, expected 1"));
+}
+
+/// Sums a counter over the JSON metrics summaries seen so far, waiting until it reaches `want`.
+pub fn counted(run: &Run, field: &str, want: u64, timeout: Duration) -> u64 {
+    let mut total = 0;
+    let _ = run.proc.wait_for_line(
+        |l| {
+            if let Ok(v) = serde_json::from_str::<Value>(l) {
+                if v["message"] == "metrics" {
+                    total += v[field].as_u64().unwrap_or(0);
+                }
+            }
+            total >= want
+        },
+        timeout,
+    );
+    total
 }

@@ -4,6 +4,7 @@ use crate::answer::Answer;
 use crate::handler::{Reply, Service};
 use crate::panic::CatchUnwind;
 use crate::pool::load::{ArbiterLoad, Watched};
+use crate::pool::Release;
 use crate::shared::ArbiterLocal;
 use crate::{Context, Error};
 use actix::prelude::*;
@@ -23,6 +24,8 @@ pub(crate) struct Invoke {
     /// When to give up on the handler (deadline + grace), if reclaim is on.
     pub(crate) reclaim_at: Option<Instant>,
     pub(crate) span: tracing::Span,
+    /// How this actor goes back to the pool when the invocation ends.
+    pub(crate) release: Release,
 }
 
 impl Message for Invoke {
@@ -97,14 +100,17 @@ impl<S: Service> Actor for HandlerActor<S> {
 impl<S: Service> Handler<Invoke> for HandlerActor<S> {
     type Result = ResponseActFuture<Self, Invoked>;
 
-    fn handle(&mut self, msg: Invoke, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Invoke, ctx: &mut Self::Context) -> Self::Result {
+        let me = ctx.address().recipient();
         let mut service = match self.service.take().map_or_else(|| self.rebuild(), Ok) {
             Ok(s) => s,
             Err(e) => {
+                self.load.finished();
+                msg.release.handler_done(me);
                 return Box::pin(actix::fut::ready(Invoked {
                     outcome: Outcome::Unavailable(e),
                     handler_time: Duration::ZERO,
-                }))
+                }));
             }
         };
         let Invoke {
@@ -113,6 +119,7 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
             answer,
             reclaim_at,
             span,
+            release,
         } = msg;
         let call = async move {
             let result = service.call(event, ctx, answer).await;
@@ -129,6 +136,7 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
             }
         };
         Box::pin(timed.into_actor(self).map(move |ended, act, _| {
+            act.load.finished();
             let handler_time = started.elapsed();
             let outcome = match ended {
                 Some(Ok((service, result))) => {
@@ -144,6 +152,8 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
                     Outcome::TimedOut
                 }
             };
+            // Back to the pool with its service in place, before the poller posts the answer.
+            release.handler_done(me);
             Invoked { outcome, handler_time }
         }))
     }

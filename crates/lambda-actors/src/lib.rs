@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod answer;
+mod blocking;
 pub mod config;
 mod context;
 mod error;
@@ -20,6 +21,7 @@ mod supervisor;
 pub mod testing;
 mod writer;
 
+pub use blocking::{spawn_blocking, BlockingHandler};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode};
 pub use context::{CognitoIdentity, Context};
@@ -41,8 +43,8 @@ struct RepositoryReadme;
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        run, run_fn, run_response_handler, Context, Error, Handler, RawHandler, ResponseHandler, ResponseStream,
-        ResponseWriter, Runtime, RuntimeError,
+        run, run_blocking, run_fn, run_response_handler, spawn_blocking, BlockingHandler, Context, Error, Handler,
+        RawHandler, ResponseHandler, ResponseStream, ResponseWriter, Runtime, RuntimeError,
     };
 }
 
@@ -109,6 +111,16 @@ where
     F: Fn() -> Result<H, Error> + Send + Sync + 'static,
 {
     Runtime::new().run_response_handler(move |_| factory())
+}
+
+/// Runs a [`BlockingHandler`] (synchronous code, run on a thread of its own per invocation);
+/// `factory` builds one per slot.
+pub fn run_blocking<H, F>(factory: F) -> Result<(), RuntimeError>
+where
+    H: BlockingHandler,
+    F: Fn() -> Result<H, Error> + Send + Sync + 'static,
+{
+    Runtime::new().run_blocking(move |_| factory())
 }
 
 /// Spawns a future on the current arbiter that keeps the current invocation's span, so its

@@ -102,7 +102,7 @@ async fn poll_loop(
         let err = match next {
             Ok(event) => {
                 backoff.reset();
-                let mut lease = pool.route(permit);
+                let mut lease = pool.route(permit).await;
                 invoke(&local, &shared, &mut lease, event).await;
                 continue;
             }
@@ -213,12 +213,14 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut Lease, event:
     {
         panic!("injected poller fault");
     }
+    let release = lease.release();
     let sent = lease.handler().send(Invoke {
         event: body,
         ctx,
         answer: answer.clone(),
         reclaim_at,
         span: span.clone(),
+        release,
     });
     // The handler actor reclaims its own invocation at `reclaim_at` — if its thread lets it.
     // A thread blocked in handler code cannot: then the poller, on its own thread, answers.

@@ -5,7 +5,6 @@ use crate::handler::{FnHandler, Json, Raw, Service};
 use crate::handler_actor::{Factory, HandlerActor, Invoke};
 use crate::poller::Poller;
 use crate::pool::load::ArbiterLoad;
-use crate::pool::watchdog::Watchdog;
 use crate::pool::{HandlerPool, Respawn};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::Supervisor;
@@ -184,6 +183,15 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
     {
         self.serve(move |s| factory(s).map(crate::writer::Responding))
+    }
+
+    /// Runs a [`BlockingHandler`](crate::BlockingHandler); `factory` builds one per slot.
+    pub fn run_blocking<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: crate::BlockingHandler,
+        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+    {
+        self.serve(move |s| factory(s).map(|h| crate::blocking::Blocking(Some(h))))
     }
 
     /// Runs a closure as the handler of every slot.
@@ -427,16 +435,11 @@ async fn run_slots<Svc: Service>(
     });
     let pool = HandlerPool::new(members, respawn);
     // Stalls steer the router only where there is a choice: in Managed Instances mode.
-    let _watchdog = match stall_warn {
-        Some(threshold) if config.mode.is_managed() => match Watchdog::start(&pool.loads(), threshold) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!("cannot start the stall watchdog thread: {e}; stalls are still logged when they end");
-                None
-            }
-        },
-        _ => None,
-    };
+    if let (Some(threshold), true) = (stall_warn, config.mode.is_managed()) {
+        if let Err(e) = pool.watch(threshold) {
+            tracing::warn!("cannot start the stall watchdog thread: {e}; stalls are still logged when they end");
+        }
+    }
 
     // Phase 2: the supervisor, then one poller per slot on its I/O arbiter.
     let (exit_tx, exit_rx) = oneshot::channel();

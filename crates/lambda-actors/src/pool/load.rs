@@ -29,6 +29,16 @@ impl ArbiterLoad {
         self.stalled.load(Ordering::Relaxed)
     }
 
+    /// Handler code is running on the thread right now (a hog shows from its first poll on).
+    pub(crate) fn is_polling(&self) -> bool {
+        self.polling_since.load(Ordering::Relaxed) != 0
+    }
+
+    /// One invocation routed here has ended.
+    pub(crate) fn finished(&self) {
+        self.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// For the watchdog: marks the arbiter stalled while a poll has run past `threshold`.
     pub(crate) fn check(&self, now: u64, threshold: Duration) {
         let since = self.polling_since.load(Ordering::Relaxed);

@@ -10,9 +10,12 @@
 //!   least busy handler arbiter that is not stalled (see `routing.rs` for the whole rule).
 //!   Within an arbiter, the most recently used free handler (warmest caches) goes first.
 //!
-//! A lease goes back when dropped. A handler whose thread stayed blocked past the deadline
-//! is [abandoned](Lease::abandon): a fresh handler actor takes its place on the same arbiter,
-//! and the old one is dropped once its thread lets it finish.
+//! A handler goes back to the free list the moment its invocation ends, by itself, on its
+//! own thread ([`Release`], carried in the `Invoke` message) — not when the poller is done
+//! posting the answer — so a handler that has finished is free for the next event at once.
+//! The permit goes back when the poller drops the lease. A handler whose thread stayed
+//! blocked past the deadline is [abandoned](Lease::abandon): a fresh handler actor takes its
+//! place on the same arbiter, and the old one is dropped once its thread lets it finish.
 //!
 //! What the pool shows in the metrics: the longest queue of pollers waiting for a permit
 //! (`max_mailbox_depth`), the longest wait (`pool_wait_ms_max`), and the invocations running
@@ -29,10 +32,14 @@ use actix_rt::ArbiterHandle;
 use load::ArbiterLoad;
 use parking_lot::Mutex;
 use routing::Candidate;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use watchdog::Watchdog;
+
+/// How often an event waiting for a handler off the stalled arbiters looks again.
+const STALL_RECHECK: Duration = Duration::from_millis(10);
 
 /// Starts a fresh handler actor on the given arbiter (its handler is built on first use).
 pub(crate) type Respawn = Arc<dyn Fn(&ArbiterHandle, Arc<ArbiterLoad>) -> Recipient<Invoke> + Send + Sync>;
@@ -50,7 +57,13 @@ pub(crate) struct HandlerPool {
     free: Mutex<Vec<Vec<Recipient<Invoke>>>>,
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
+    /// Where the round-robin among equal arbiters starts next.
+    next_first: AtomicUsize,
+    /// Events waiting in [`HandlerPool::route`] for a handler off the stalled arbiters.
+    route_waiters: AtomicUsize,
+    freed: Notify,
     respawn: Respawn,
+    watchdog: OnceLock<Watchdog>,
 }
 
 impl std::fmt::Debug for HandlerPool {
@@ -78,7 +91,11 @@ impl HandlerPool {
             free: Mutex::new(free),
             permits: Arc::new(Semaphore::new(total)),
             waiting: AtomicUsize::new(0),
+            next_first: AtomicUsize::new(0),
+            route_waiters: AtomicUsize::new(0),
+            freed: Notify::new(),
             respawn,
+            watchdog: OnceLock::new(),
         })
     }
 
@@ -112,28 +129,87 @@ impl HandlerPool {
     }
 
     /// Turns a permit into a lease on the handler that runs the event that just arrived.
-    pub(crate) fn route(self: &Arc<Self>, permit: Permit) -> Lease {
+    ///
+    /// When every free handler is on a stalled arbiter, the event would only wait there for
+    /// the stall to end; so it waits here instead for whichever comes first: a handler freed
+    /// on another arbiter, or the stall's end (checked every [`STALL_RECHECK`]).
+    pub(crate) async fn route(self: &Arc<Self>, permit: Permit) -> Lease {
+        loop {
+            let freed = self.freed.notified();
+            if let Some(picked) = self.try_route() {
+                return picked.into_lease(self, permit);
+            }
+            self.route_waiters.fetch_add(1, Ordering::SeqCst);
+            let _ = tokio::time::timeout(STALL_RECHECK, freed).await;
+            self.route_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Picks and takes a handler, unless the only free ones are on stalled arbiters.
+    fn try_route(&self) -> Option<Picked> {
         let mut free = self.free.lock();
         let candidates = self.members.iter().zip(free.iter()).map(|(m, f)| Candidate {
             free_handlers: f.len(),
             stalled: m.load.is_stalled(),
+            polling: m.load.is_polling(),
             busy: m.load.busy.load(Ordering::Relaxed),
         });
-        let index = routing::choose(candidates).expect("a permit stands for a free handler");
+        let first = self.next_first.fetch_add(1, Ordering::Relaxed);
+        let index = routing::choose(candidates, first).expect("a permit stands for a free handler");
+        let member = &self.members[index];
+        let elsewhere_busy = self
+            .members
+            .iter()
+            .enumerate()
+            .any(|(i, m)| i != index && !m.load.is_stalled() && m.load.busy.load(Ordering::Relaxed) > 0);
+        if member.load.is_stalled() && elsewhere_busy {
+            return None;
+        }
         let handler = free[index].pop().expect("chosen for its free handler");
         drop(free);
-        self.members[index].load.busy.fetch_add(1, Ordering::Relaxed);
-        Lease {
-            pool: self.clone(),
-            member: index,
-            handler: Some(handler),
-            _permit: permit.0,
+        // Counted down by the handler actor when the invocation's future ends (on its thread,
+        // so that a finished invocation stops counting at once).
+        if member.load.busy.fetch_add(1, Ordering::Relaxed) == 0 {
+            if let Some(watchdog) = self.watchdog.get() {
+                watchdog.wake();
+            }
         }
+        Some(Picked { index, handler })
     }
 
     fn release(&self, member: usize, handler: Recipient<Invoke>) {
         self.free.lock()[member].push(handler);
-        self.members[member].load.busy.fetch_sub(1, Ordering::Relaxed);
+        if self.route_waiters.load(Ordering::SeqCst) > 0 {
+            self.freed.notify_waiters();
+        }
+    }
+
+    /// Starts watching the arbiters for stalls (Managed Instances mode).
+    pub(crate) fn watch(&self, threshold: std::time::Duration) -> std::io::Result<()> {
+        let watchdog = Watchdog::start(&self.loads(), threshold)?;
+        let _ = self.watchdog.set(watchdog);
+        Ok(())
+    }
+}
+
+/// A handler chosen by [`HandlerPool::try_route`].
+struct Picked {
+    index: usize,
+    handler: Recipient<Invoke>,
+}
+
+impl Picked {
+    fn into_lease(self, pool: &Arc<HandlerPool>, permit: Permit) -> Lease {
+        Lease {
+            release: Release {
+                pool: pool.clone(),
+                member: self.index,
+                claimed: Arc::new(AtomicBool::new(false)),
+            },
+            handler: self.handler,
+            handed_over: false,
+            _permit: permit.0,
+        }
     }
 }
 
@@ -141,43 +217,86 @@ impl HandlerPool {
 #[derive(Debug)]
 pub(crate) struct Permit(OwnedSemaphorePermit);
 
-/// A handler taken from the pool for one invocation; it goes back when the lease is dropped
-/// (the permit with it, after the handler).
+/// A handler taken from the pool for one invocation, and the permit the poller held for it
+/// (returned when the lease is dropped). The handler itself goes back through [`Release`].
 pub(crate) struct Lease {
-    pool: Arc<HandlerPool>,
-    member: usize,
-    handler: Option<Recipient<Invoke>>,
+    release: Release,
+    handler: Recipient<Invoke>,
+    /// The handler actor got its [`Release`] (in the `Invoke`): from then on it comes back
+    /// by itself; before, dropping the lease puts it back.
+    handed_over: bool,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Lease {
     pub(crate) fn handler(&self) -> &Recipient<Invoke> {
-        self.handler.as_ref().expect("a lease holds its handler until dropped")
+        &self.handler
+    }
+
+    /// What the handler actor calls when the invocation ends, to go back to the pool; to
+    /// put in the `Invoke` message.
+    pub(crate) fn release(&mut self) -> Release {
+        self.handed_over = true;
+        self.release.clone()
     }
 
     /// Which handler arbiter runs the invocation.
     pub(crate) fn arbiter_index(&self) -> usize {
-        self.member
+        self.release.member
     }
 
-    /// Replaces a handler actor that is gone (it stopped before answering) by a fresh one
-    /// on the same arbiter.
+    /// The handler actor is gone before running the invocation (so it will neither count it
+    /// down nor come back): a fresh one takes its place in the pool, on the same arbiter.
     pub(crate) fn replace(&mut self) {
-        let member = &self.pool.members[self.member];
-        self.handler = Some((self.pool.respawn)(&member.arbiter, member.load.clone()));
+        if self.release.claim() {
+            self.release.pool.members[self.release.member].load.finished();
+            self.release.pool.release(self.release.member, self.release.respawn());
+        }
     }
 
     /// Gives up a handler whose thread is still blocked past the deadline: a fresh actor
-    /// takes its place in the pool; the old one finishes when its thread lets it, and is
-    /// dropped then (nothing holds it any more).
+    /// takes its place in the pool; the old one, still counted busy, finishes when its
+    /// thread lets it and is dropped then (it does not come back).
     pub(crate) fn abandon(&mut self) {
-        self.replace();
+        if self.release.claim() {
+            self.release.pool.release(self.release.member, self.release.respawn());
+        }
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(handler) = self.handler.take() {
+        // Never sent its invocation (the poller failed in between): unused, so back at once.
+        if !self.handed_over && self.release.claim() {
+            self.release.pool.members[self.release.member].load.finished();
+            self.release.pool.release(self.release.member, self.handler.clone());
+        }
+    }
+}
+
+/// How a handler goes back to the pool after its invocation: once, by whoever claims it
+/// first — the handler actor when the invocation ends, or the poller when it gives the
+/// handler up.
+#[derive(Clone)]
+pub(crate) struct Release {
+    pool: Arc<HandlerPool>,
+    member: usize,
+    claimed: Arc<AtomicBool>,
+}
+
+impl Release {
+    fn claim(&self) -> bool {
+        !self.claimed.swap(true, Ordering::AcqRel)
+    }
+
+    fn respawn(&self) -> Recipient<Invoke> {
+        let member = &self.pool.members[self.member];
+        (self.pool.respawn)(&member.arbiter, member.load.clone())
+    }
+
+    /// Called by the handler actor, with its own address, when the invocation ends.
+    pub(crate) fn handler_done(self, handler: Recipient<Invoke>) {
+        if self.claim() {
             self.pool.release(self.member, handler);
         }
     }
@@ -203,6 +322,33 @@ mod tests {
         }
     }
 
+    /// What a handler actor does when its invocation ends.
+    fn finish(lease: &mut Lease) {
+        lease.release.pool.members[lease.arbiter_index()].load.finished();
+        lease.release().handler_done(lease.handler().clone());
+    }
+
+    #[actix_rt::test]
+    async fn an_abandoned_handler_is_replaced_and_never_comes_back() {
+        let pool = pool(&[1]);
+        let mut lease = pool.route(pool.acquire().await).await;
+        let old = lease.handler().clone();
+        let release = lease.release();
+        lease.abandon();
+        assert_eq!(pool.free.lock()[0].len(), 1, "the replacement is free at once");
+        release.handler_done(old);
+        assert_eq!(
+            pool.free.lock()[0].len(),
+            1,
+            "the blocked handler, done at last, stays out"
+        );
+        assert_eq!(
+            pool.busy_by_arbiter(),
+            [1],
+            "still counted until its thread lets it end"
+        );
+    }
+
     fn pool(handlers_per_arbiter: &[usize]) -> Arc<HandlerPool> {
         let arbiters = handlers_per_arbiter
             .iter()
@@ -217,20 +363,22 @@ mod tests {
     #[actix_rt::test]
     async fn events_spread_over_arbiters_before_sharing_one() {
         let pool = pool(&[2, 2]);
-        let first = pool.route(pool.acquire().await);
-        let second = pool.route(pool.acquire().await);
+        let mut first = pool.route(pool.acquire().await).await;
+        let second = pool.route(pool.acquire().await).await;
         assert_ne!(first.arbiter_index(), second.arbiter_index());
         assert_eq!(pool.busy_by_arbiter(), [1, 1]);
+        // The handler actor counts its invocation down and comes back when it ends.
+        finish(&mut first);
         drop(first);
         assert_eq!(pool.busy_by_arbiter(), [0, 1]);
-        let third = pool.route(pool.acquire().await);
+        let third = pool.route(pool.acquire().await).await;
         assert_eq!(third.arbiter_index(), 0, "the idle arbiter");
     }
 
     #[actix_rt::test]
     async fn waiters_get_released_handlers_in_order_and_cancelled_waiters_are_skipped() {
         let pool = pool(&[1]);
-        let first = pool.route(pool.acquire().await);
+        let mut first = pool.route(pool.acquire().await).await;
         let cancelled = {
             let p = pool.clone();
             actix_rt::spawn(async move { p.acquire().await })
@@ -242,11 +390,14 @@ mod tests {
         actix_rt::task::yield_now().await;
         cancelled.abort();
         actix_rt::task::yield_now().await;
+        finish(&mut first);
         drop(first);
         let permit = second.await.unwrap();
         assert_eq!(pool.permits.available_permits(), 0);
-        drop(pool.route(permit));
+        let mut lease = pool.route(permit).await;
+        finish(&mut lease);
+        drop(lease);
         assert_eq!(pool.permits.available_permits(), 1);
-        assert_eq!(pool.busy_by_arbiter(), [0]);
+        assert_eq!(pool.free.lock()[0].len(), 1);
     }
 }

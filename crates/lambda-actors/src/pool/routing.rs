@@ -4,9 +4,12 @@
 //! The rule, in order of preference:
 //! 1. an arbiter with a free handler (always one: a poller holds a permit for it);
 //! 2. not stalled — no handler code is holding its thread past the stall threshold;
-//! 3. least busy — fewest invocations running there (so a free core is used before a
+//! 3. not running handler code this instant (a hog shows from its first poll on, before
+//!    it counts as stalled);
+//! 4. least busy — fewest invocations running there (so a free core is used before a
 //!    thread is shared);
-//! 4. the lowest index, among equals (the warm threads first).
+//! 5. among equals, round-robin from a rotating start (so that two events routed at once
+//!    do not land on one thread because a count was a moment stale).
 //!
 //! A stalled arbiter is chosen only when every arbiter with a free handler is stalled.
 
@@ -15,16 +18,23 @@
 pub(crate) struct Candidate {
     pub(crate) free_handlers: usize,
     pub(crate) stalled: bool,
+    pub(crate) polling: bool,
     pub(crate) busy: usize,
 }
 
-/// The index of the arbiter to run the next event on; `None` when no handler is free.
-pub(crate) fn choose(candidates: impl IntoIterator<Item = Candidate>) -> Option<usize> {
+/// The index of the arbiter to run the next event on; `None` when no handler is free. Ties
+/// go to the first at or after `first` (modulo the count).
+pub(crate) fn choose<I>(candidates: I, first: usize) -> Option<usize>
+where
+    I: IntoIterator<Item = Candidate>,
+    I::IntoIter: ExactSizeIterator,
+{
+    let candidates = candidates.into_iter();
+    let n = candidates.len().max(1);
     candidates
-        .into_iter()
         .enumerate()
         .filter(|(_, c)| c.free_handlers > 0)
-        .min_by_key(|(index, c)| (c.stalled, c.busy, *index))
+        .min_by_key(|(index, c)| (c.stalled, c.polling, c.busy, (index + n - first % n) % n))
         .map(|(index, _)| index)
 }
 
@@ -36,30 +46,45 @@ mod tests {
         Candidate {
             free_handlers,
             stalled,
+            polling: false,
             busy,
         }
     }
 
     #[test]
     fn a_free_core_is_used_before_a_thread_is_shared() {
-        assert_eq!(choose([c(3, false, 1), c(4, false, 0)]), Some(1));
-        assert_eq!(choose([c(3, false, 0), c(4, false, 0)]), Some(0));
+        assert_eq!(choose([c(3, false, 1), c(4, false, 0)], 0), Some(1));
+        assert_eq!(choose([c(3, false, 0), c(4, false, 0)], 0), Some(0));
+    }
+
+    #[test]
+    fn equals_take_turns() {
+        let equal = [c(3, false, 1), c(3, false, 1), c(3, false, 1)];
+        let picks: Vec<_> = (0..4).map(|first| choose(equal, first).unwrap()).collect();
+        assert_eq!(picks, [0, 1, 2, 0]);
     }
 
     #[test]
     fn a_stalled_thread_gets_nothing_while_another_has_a_free_handler() {
         // Arbiter 0 has one spinning handler; arbiter 1 already runs three quick ones.
-        assert_eq!(choose([c(3, true, 1), c(1, false, 3)]), Some(1));
-        assert_eq!(
-            choose([c(3, true, 1), c(0, false, 4)]),
-            Some(0),
-            "the only free handler"
-        );
+        assert_eq!(choose([c(3, true, 1), c(1, false, 3)], 0), Some(1));
+        let only = choose([c(3, true, 1), c(0, false, 4)], 0);
+        assert_eq!(only, Some(0), "the only free handler");
+    }
+
+    #[test]
+    fn a_thread_running_handler_code_now_is_passed_over_before_it_counts_as_stalled() {
+        let hogging = Candidate {
+            polling: true,
+            ..c(3, false, 1)
+        };
+        assert_eq!(choose([hogging, c(3, false, 1)], 0), Some(1));
+        assert_eq!(choose([hogging, c(3, false, 2)], 0), Some(1));
     }
 
     #[test]
     fn no_free_handler_no_choice() {
-        assert_eq!(choose([c(0, false, 0), c(0, true, 2)]), None);
-        assert_eq!(choose(std::iter::empty()), None);
+        assert_eq!(choose([c(0, false, 0), c(0, true, 2)], 0), None);
+        assert_eq!(choose(std::iter::empty(), 0), None);
     }
 }

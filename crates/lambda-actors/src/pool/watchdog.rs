@@ -3,7 +3,8 @@
 //! stalled poll ends (the poll that ends it logs it). It runs only in Managed Instances mode.
 //!
 //! It reads atomics only. While any invocation runs it wakes every half threshold (at least
-//! 10 ms, at most 250 ms apart); while none runs, four times a second.
+//! 10 ms, at most 250 ms apart); while none runs, four times a second — and at once when an
+//! idle arbiter gets an event (the router [wakes](Watchdog::wake) it).
 
 use super::load::{now_us, ArbiterLoad};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +18,7 @@ const IDLE_TICK: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub(crate) struct Watchdog {
     stop: Arc<AtomicBool>,
+    thread: std::thread::Thread,
 }
 
 impl Watchdog {
@@ -26,7 +28,7 @@ impl Watchdog {
         let loads: Vec<Weak<ArbiterLoad>> = loads.iter().map(Arc::downgrade).collect();
         let busy_tick = (threshold / 2).clamp(Duration::from_millis(10), IDLE_TICK);
         let flag = stop.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("lambda-actors-watchdog".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
@@ -37,15 +39,24 @@ impl Watchdog {
                         load.check(now, threshold);
                         busy |= load.busy.load(Ordering::Relaxed) > 0;
                     }
-                    std::thread::sleep(if busy { busy_tick } else { IDLE_TICK });
+                    std::thread::park_timeout(if busy { busy_tick } else { IDLE_TICK });
                 }
             })?;
-        Ok(Self { stop })
+        Ok(Self {
+            stop,
+            thread: handle.thread().clone(),
+        })
+    }
+
+    /// Ends an idle wait early: an idle arbiter just got an event.
+    pub(crate) fn wake(&self) {
+        self.thread.unpark();
     }
 }
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.thread.unpark();
     }
 }
