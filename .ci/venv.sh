@@ -39,6 +39,9 @@ die() {
 command -v "$PYTHON" >/dev/null 2>&1 || die "no $PYTHON on PATH (set CI_PYTHON to a Python 3.10 or later)"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
     die "$PYTHON is $("$PYTHON" -V 2>&1); cfn-lint and awscli need Python 3.10 or later (set CI_PYTHON)"
+# A python3 inside a virtual environment (CI's own, first on PATH once .ci/run has set it up)
+# stands for the Python it was made from: that one builds, and identifies, the environment.
+PYTHON=$("$PYTHON" -c 'import sys; print(sys._base_executable if sys.prefix != sys.base_prefix else sys.executable)')
 python_id=$("$PYTHON" -c 'import sys; print(sys.executable, sys.version.split()[0])')
 
 # The pins that matter (comments and blank lines left out), hashed: the lock records it.
