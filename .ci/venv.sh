@@ -42,7 +42,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "no $PYTHON on PATH (set CI_PYTHON t
 # A python3 inside a virtual environment (CI's own, first on PATH once .ci/run has set it up)
 # stands for the Python it was made from: that one builds, and identifies, the environment.
 PYTHON=$("$PYTHON" -c 'import sys; print(sys._base_executable if sys.prefix != sys.base_prefix else sys.executable)')
-python_id=$("$PYTHON" -c 'import sys; print(sys.executable, sys.version.split()[0])')
+python_id=$("$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.executable), sys.version.split()[0])')
 
 # The pins that matter (comments and blank lines left out), hashed: the lock records it.
 requirements_hash() {
