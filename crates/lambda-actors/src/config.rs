@@ -53,6 +53,19 @@ pub enum MetricsFormat {
     Emf,
 }
 
+/// Where user code runs in Managed Instances mode (`LAMBDA_ACTORS_SCHEDULING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduling {
+    /// The pollers' Runtime-API I/O on the main thread, which runs no user code; handlers on
+    /// their own threads, each event routed to a free handler on a thread that is not busy.
+    /// A handler that hogs its thread never delays another slot while a core is free.
+    Isolated,
+    /// Pollers and handlers together on one thread per core, each event run on its poller's
+    /// thread when that thread's handler is free: no hand-off between threads, so less CPU per
+    /// invocation, but a handler that hogs its thread delays the slots polling on it.
+    Shared,
+}
+
 /// Identity of the function, as Lambda sets it in the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionInfo {
@@ -117,6 +130,8 @@ pub struct Config {
     pub metrics_interval: Option<Duration>,
     /// `LAMBDA_ACTORS_METRICS_FORMAT`: `log` (default) or `emf`.
     pub metrics_format: MetricsFormat,
+    /// `LAMBDA_ACTORS_SCHEDULING`: `isolated` (default) or `shared`; Managed Instances mode only.
+    pub scheduling: Scheduling,
     /// `AWS_LAMBDA_LOG_FORMAT`: `Text` or `JSON` (any case). Managed mode defaults to JSON.
     pub log_format: LogFormat,
     /// `RUST_LOG` if set, else `AWS_LAMBDA_LOG_LEVEL`, else `info`.
@@ -291,6 +306,19 @@ impl Config {
             }
         };
 
+        let scheduling = match lookup("LAMBDA_ACTORS_SCHEDULING") {
+            None => Scheduling::Isolated,
+            Some(v) if v.eq_ignore_ascii_case("isolated") => Scheduling::Isolated,
+            Some(v) if v.eq_ignore_ascii_case("shared") => Scheduling::Shared,
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "LAMBDA_ACTORS_SCHEDULING",
+                    &v,
+                    "expected `isolated` or `shared`",
+                ))
+            }
+        };
+
         let default_format = if mode.is_managed() {
             LogFormat::Json
         } else {
@@ -379,6 +407,7 @@ impl Config {
             deadline_grace,
             shutdown_grace,
             stall_warn,
+            scheduling,
             metrics_interval,
             metrics_format,
             log_format,
@@ -541,5 +570,26 @@ mod tests {
             cfg(&[("LOCAL_LAMBDA_MAX_CONCURRENCY", "4")]).unwrap().mode,
             Mode::Managed { concurrency: 4 }
         );
+    }
+
+    #[test]
+    fn scheduling_and_stall_settings_are_read_and_bad_values_named() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.scheduling, Scheduling::Isolated);
+        assert_eq!(c.stall_warn, Some(Duration::from_millis(100)));
+        let c = cfg(&[
+            ("LAMBDA_ACTORS_SCHEDULING", "Shared"),
+            ("LAMBDA_ACTORS_STALL_WARN_MS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.scheduling, Scheduling::Shared);
+        assert_eq!(c.stall_warn, None, "0 turns stall detection off");
+        for (var, bad) in [
+            ("LAMBDA_ACTORS_SCHEDULING", "fast"),
+            ("LAMBDA_ACTORS_STALL_WARN_MS", "-5"),
+        ] {
+            let err = cfg(&[(var, bad)]).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains(bad), "{err}");
+        }
     }
 }

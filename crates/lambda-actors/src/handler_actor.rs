@@ -4,7 +4,7 @@ use crate::answer::Answer;
 use crate::handler::{Reply, Service};
 use crate::panic::CatchUnwind;
 use crate::pool::load::{ArbiterLoad, Watched};
-use crate::pool::Release;
+use crate::pool::{HandlerPool, Lease, Release};
 use crate::shared::ArbiterLocal;
 use crate::{Context, Error};
 use actix::prelude::*;
@@ -25,12 +25,18 @@ pub(crate) struct Invoke {
     pub(crate) reclaim_at: Option<Instant>,
     pub(crate) span: tracing::Span,
     /// How this actor goes back to the pool when the invocation ends.
-    pub(crate) release: Release,
+    pub(crate) release: Release<Recipient<Invoke>>,
 }
 
 impl Message for Invoke {
     type Result = Invoked;
 }
+
+/// The pool of this runtime's handler actors, by their address.
+pub(crate) type Pool = HandlerPool<Recipient<Invoke>>;
+
+/// One handler actor taken from the [`Pool`] for one invocation.
+pub(crate) type HandlerLease = Lease<Recipient<Invoke>>;
 
 /// The outcome, and how long the user's code ran.
 #[derive(Debug)]

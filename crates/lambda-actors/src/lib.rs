@@ -13,6 +13,7 @@ mod metrics;
 mod panic;
 mod poller;
 mod pool;
+mod response_stream;
 mod runtime;
 mod shared;
 pub mod stream;
@@ -23,7 +24,7 @@ mod writer;
 
 pub use blocking::{spawn_blocking, BlockingHandler};
 pub use bytes::Bytes;
-pub use config::{Config, ConfigError, Mode};
+pub use config::{Config, ConfigError, Mode, Scheduling};
 pub use context::{CognitoIdentity, Context};
 pub use error::{Error, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};

@@ -6,8 +6,7 @@
 
 use crate::answer::{Answer, AnswerError, AnswerState};
 use crate::handler::Reply;
-use crate::handler_actor::{Invoke, Invoked, Outcome};
-use crate::pool::{HandlerPool, Lease};
+use crate::handler_actor::{HandlerLease, Invoke, Invoked, Outcome, Pool};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::{Fatal, PollerDied, Supervisor};
 use crate::writer::RESPONSE_REJECTED;
@@ -37,16 +36,25 @@ const BLOCKED_MARGIN: Duration = Duration::from_millis(100);
 /// so the mailbox stays live during the long poll.
 pub(crate) struct Poller {
     slot: usize,
+    /// The handler arbiter this poller's thread is, when pollers and handlers share threads.
+    home: Option<usize>,
     shared: Arc<Shared>,
-    pool: Arc<HandlerPool>,
+    pool: Arc<Pool>,
     supervisor: Addr<Supervisor>,
     finished: bool,
 }
 
 impl Poller {
-    pub(crate) fn new(slot: usize, shared: Arc<Shared>, pool: Arc<HandlerPool>, supervisor: Addr<Supervisor>) -> Self {
+    pub(crate) fn new(
+        slot: usize,
+        home: Option<usize>,
+        shared: Arc<Shared>,
+        pool: Arc<Pool>,
+        supervisor: Addr<Supervisor>,
+    ) -> Self {
         Self {
             slot,
+            home,
             shared,
             pool,
             supervisor,
@@ -65,7 +73,7 @@ impl Actor for Poller {
             self.shared.clone(),
             self.pool.clone(),
             self.supervisor.clone(),
-            self.slot,
+            (self.slot, self.home),
         );
         ctx.spawn(run.into_actor(self).map(|(), act, ctx| {
             act.finished = true;
@@ -86,9 +94,9 @@ impl Drop for Poller {
 async fn poll_loop(
     local: Rc<ArbiterLocal>,
     shared: Arc<Shared>,
-    pool: Arc<HandlerPool>,
+    pool: Arc<Pool>,
     supervisor: Addr<Supervisor>,
-    slot: usize,
+    (slot, home): (usize, Option<usize>),
 ) {
     let managed = shared.config.mode.is_managed();
     let mut backoff = Backoff::new(slot);
@@ -102,7 +110,7 @@ async fn poll_loop(
         let err = match next {
             Ok(event) => {
                 backoff.reset();
-                let mut lease = pool.route(permit).await;
+                let mut lease = pool.route(permit, home).await;
                 invoke(&local, &shared, &mut lease, event).await;
                 continue;
             }
@@ -169,7 +177,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut Lease, event: NextEvent) {
+async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut HandlerLease, event: NextEvent) {
     let received = Instant::now();
     let NextEvent { meta, body } = event;
     let bytes_in = body.len() as u64;

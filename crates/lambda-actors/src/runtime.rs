@@ -1,6 +1,6 @@
 //! Start-up: configuration, logging, init, arbiters, handlers, pollers — and the exit.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Scheduling};
 use crate::handler::{FnHandler, Json, Raw, Service};
 use crate::handler_actor::{Factory, HandlerActor, Invoke};
 use crate::poller::Poller;
@@ -8,6 +8,7 @@ use crate::pool::load::ArbiterLoad;
 use crate::pool::{HandlerPool, Respawn};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::Supervisor;
+use crate::supervisor::{Arbiters, StartPoller};
 use crate::{logging, Context, Error, Handler, RawHandler, RuntimeError};
 use actix::prelude::*;
 use actix_rt::{Arbiter, ArbiterHandle};
@@ -283,24 +284,46 @@ where
     let config = Arc::new(config);
     let shared = Shared::new(config.clone());
     let slots = config.mode.concurrency();
-    // Managed Instances: the pollers' Runtime-API I/O on this (the main) thread, user code on
-    // handler arbiters of its own, so a handler that hogs its thread never holds up another
-    // slot's `/next` or answer. Classic mode: one invocation at a time, all on this thread.
-    let io_arbiter = Arbiter::current();
-    let spawned: Vec<Arbiter> = if config.mode.is_managed() {
-        (0..config.arbiters()).map(|_| Arbiter::new()).collect()
-    } else {
-        Vec::new()
-    };
-    let handler_arbiters: Vec<ArbiterHandle> = if spawned.is_empty() {
-        vec![io_arbiter.clone()]
-    } else {
-        spawned.iter().map(Arbiter::handle).collect()
-    };
-    let arbiters = Arbiters {
-        io: vec![io_arbiter],
-        handlers: handler_arbiters,
-        shared: spawned.is_empty(),
+    // Managed Instances, isolated (the default): the pollers' Runtime-API I/O on this (the
+    // main) thread, user code on handler arbiters of its own, so a handler that hogs its
+    // thread never holds up another slot's `/next` or answer. Shared: pollers and handlers on
+    // one arbiter per core, this thread the first. Classic mode: all on this thread.
+    let main_arbiter = Arbiter::current();
+    let (spawned, arbiters) = match (config.mode.is_managed(), config.scheduling) {
+        (true, Scheduling::Isolated) => {
+            let spawned: Vec<Arbiter> = (0..config.arbiters()).map(|_| Arbiter::new()).collect();
+            let handlers = spawned.iter().map(Arbiter::handle).collect();
+            (
+                spawned,
+                Arbiters {
+                    io: vec![main_arbiter],
+                    handlers,
+                    shared: false,
+                },
+            )
+        }
+        (true, Scheduling::Shared) => {
+            let spawned: Vec<Arbiter> = (1..config.arbiters()).map(|_| Arbiter::new()).collect();
+            let all: Vec<ArbiterHandle> = std::iter::once(main_arbiter)
+                .chain(spawned.iter().map(Arbiter::handle))
+                .collect();
+            (
+                spawned,
+                Arbiters {
+                    io: all.clone(),
+                    handlers: all,
+                    shared: true,
+                },
+            )
+        }
+        (false, _) => (
+            Vec::new(),
+            Arbiters {
+                io: vec![main_arbiter.clone()],
+                handlers: vec![main_arbiter],
+                shared: true,
+            },
+        ),
     };
 
     #[cfg(feature = "local-server")]
@@ -358,26 +381,6 @@ async fn start_local_server(_: &Config, _: &str) -> Result<(Endpoint, LocalServe
     ))
 }
 
-/// The threads of the runtime: the I/O arbiters run the pollers (and nothing of the user's),
-/// the handler arbiters run the handler actors. In classic mode both are the main thread.
-pub(crate) struct Arbiters {
-    pub(crate) io: Vec<ArbiterHandle>,
-    pub(crate) handlers: Vec<ArbiterHandle>,
-    /// Classic mode: the handler arbiter is the I/O arbiter.
-    pub(crate) shared: bool,
-}
-
-impl Arbiters {
-    /// Every arbiter once (for the metrics).
-    pub(crate) fn all(&self) -> Vec<ArbiterHandle> {
-        let mut all = self.io.clone();
-        if !self.shared {
-            all.extend(self.handlers.iter().cloned());
-        }
-        all
-    }
-}
-
 async fn run_slots<Svc: Service>(
     config: &Config,
     endpoint: &Endpoint,
@@ -426,7 +429,7 @@ async fn run_slots<Svc: Service>(
             io.spawn_fn(move || install_local(&endpoint));
         }
     }
-    let respawn: Respawn = Arc::new(move |arbiter: &ArbiterHandle, load: Arc<ArbiterLoad>| {
+    let respawn: Respawn<Recipient<Invoke>> = Arc::new(move |arbiter: &ArbiterHandle, load: Arc<ArbiterLoad>| {
         let factory = factory.clone();
         HandlerActor::start_in_arbiter(arbiter, move |_| {
             HandlerActor::new(None, factory, capacity, load, stall_warn)
@@ -444,13 +447,22 @@ async fn run_slots<Svc: Service>(
     // Phase 2: the supervisor, then one poller per slot on its I/O arbiter.
     let (exit_tx, exit_rx) = oneshot::channel();
     let handler_arbiters = arbiters.handlers.len();
-    let io = arbiters.io.clone();
-    let supervisor = Supervisor::new(shared.clone(), arbiters, pool.clone(), exit_tx).start();
+    let start_poller: StartPoller = {
+        let (shared, pool, io) = (shared.clone(), pool.clone(), arbiters.io.clone());
+        // Pollers that share their thread with handlers run their events there when they can.
+        let colocated = arbiters.shared;
+        Arc::new(move |slot, supervisor| {
+            let (shared, pool) = (shared.clone(), pool.clone());
+            let index = slot % io.len();
+            let home = colocated.then_some(index);
+            io[index].spawn_fn(move || {
+                Poller::new(slot, home, shared, pool, supervisor).start();
+            });
+        })
+    };
+    let supervisor = Supervisor::new(shared.clone(), arbiters, pool.clone(), start_poller.clone(), exit_tx).start();
     for slot in 0..slots {
-        let (shared, pool, supervisor) = (shared.clone(), pool.clone(), supervisor.clone());
-        Supervisor::arbiter_of(&io, slot).spawn_fn(move || {
-            Poller::new(slot, shared, pool, supervisor).start();
-        });
+        start_poller(slot, supervisor.clone());
     }
     tracing::info!(
         mode = if config.mode.is_managed() {

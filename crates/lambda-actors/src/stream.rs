@@ -1,5 +1,5 @@
-//! Streamed responses: the [`ResponseStream`] a handler writes to, and the response-stream
-//! actor that owns the connection.
+//! Streamed responses: the [`ResponseStream`] a handler writes to. The connection is owned by
+//! the response-stream actor (`response_stream.rs`).
 //!
 //! awc cannot stream a request body chunk by chunk (it buffers up to 8 KiB) nor send HTTP
 //! trailers, so each streamed response is written by [`StreamWriter`] on its own fresh TCP
@@ -9,117 +9,15 @@
 //! kernel, so a slow Runtime API slows the writer and memory stays bounded.
 
 use crate::answer::Answer;
+use crate::response_stream::{Command, StreamHandle};
 use crate::shared::ArbiterLocal;
 use crate::Error;
-use actix::prelude::*;
 use bytes::Bytes;
-use lambda_actors_api::{ErrorBody, StreamWriter};
 
 pub use lambda_actors_api::HttpPrelude;
 
 /// Content type of the HTTP-integration stream (Function URLs, API Gateway streaming).
 pub const HTTP_INTEGRATION_CONTENT_TYPE: &str = lambda_actors_api::headers::HTTP_INTEGRATION_CONTENT_TYPE;
-
-enum Command {
-    Prelude(HttpPrelude),
-    Write(Bytes),
-    Finish,
-    Fail(ErrorBody),
-}
-
-struct StreamCommand(Command);
-
-impl Message for StreamCommand {
-    type Result = Result<(), String>;
-}
-
-/// Owns one streamed response's connection. Commands run one at a time, in order
-/// (`AtomicResponse`), each finishing before the next starts.
-pub(crate) struct ResponseStreamActor {
-    writer: Option<StreamWriter>,
-    request_id: String,
-    invocation_id: Option<String>,
-    content_type: String,
-    broken: Option<String>,
-}
-
-impl Actor for ResponseStreamActor {
-    type Context = Context<Self>;
-}
-
-impl Handler<StreamCommand> for ResponseStreamActor {
-    type Result = AtomicResponse<Self, Result<(), String>>;
-
-    fn handle(&mut self, StreamCommand(cmd): StreamCommand, _: &mut Self::Context) -> Self::Result {
-        if let Some(err) = &self.broken {
-            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(err.clone()))));
-        }
-        let writer = self.writer.take();
-        let (request_id, invocation_id, content_type) = (
-            self.request_id.clone(),
-            self.invocation_id.clone(),
-            self.content_type.clone(),
-        );
-        let run = async move {
-            let mut writer = match writer {
-                Some(w) => w,
-                None => {
-                    let local = ArbiterLocal::current();
-                    let endpoint = local.client.endpoint();
-                    StreamWriter::start(endpoint, &request_id, invocation_id.as_deref(), &content_type)
-                        .await
-                        .map_err(|e| e.to_string())?
-                }
-            };
-            let kept = match cmd {
-                Command::Prelude(prelude) => writer.write_prelude(&prelude).await.map(|()| Some(writer)),
-                Command::Write(data) => writer.write(&data).await.map(|()| Some(writer)),
-                Command::Finish => writer.finish().await.map(|()| None),
-                Command::Fail(body) => writer.fail(&body).await.map(|()| None),
-            };
-            kept.map_err(|e| e.to_string())
-        };
-        AtomicResponse::new(Box::pin(run.into_actor(self).map(|result, act, ctx| match result {
-            Ok(Some(writer)) => {
-                act.writer = Some(writer);
-                Ok(())
-            }
-            Ok(None) => {
-                ctx.stop();
-                Ok(())
-            }
-            Err(e) => {
-                act.broken = Some(e.clone());
-                Err(e)
-            }
-        })))
-    }
-}
-
-/// Where a stream stands, shared with the runtime so a stream the handler left open (it
-/// panicked, ran past its deadline, or returned an error) is ended with error trailers.
-#[derive(Clone)]
-pub(crate) struct StreamHandle {
-    addr: Addr<ResponseStreamActor>,
-}
-
-impl StreamHandle {
-    /// Ends the stream with error trailers.
-    pub(crate) async fn fail(&self, error: &Error) -> Result<(), String> {
-        self.addr
-            .send(StreamCommand(Command::Fail(error.to_body())))
-            .await
-            .map_err(|e| e.to_string())?
-    }
-
-    /// Ends the stream normally.
-    pub(crate) async fn finish(&self) -> Result<(), String> {
-        self.addr
-            .send(StreamCommand(Command::Finish))
-            .await
-            .map_err(|e| e.to_string())?
-    }
-}
 
 /// A streamed response. Each [`write`](Self::write) sends one chunk to the caller now.
 ///
@@ -224,15 +122,11 @@ impl ResponseStream {
                 "this invocation was already answered; it cannot also stream",
             ));
         }
-        let addr = ResponseStreamActor {
-            writer: None,
-            request_id: self.answer.request_id().to_owned(),
-            invocation_id: self.answer.invocation_id().map(str::to_owned),
-            content_type: self.content_type.clone(),
-            broken: None,
-        }
-        .start();
-        let handle = StreamHandle { addr };
+        let handle = StreamHandle::start(
+            self.answer.request_id().to_owned(),
+            self.answer.invocation_id().map(str::to_owned),
+            self.content_type.clone(),
+        );
         self.answer.set_stream(handle.clone());
         self.handle = Some(handle.clone());
         Ok(handle)
@@ -243,12 +137,7 @@ impl ResponseStream {
             return Err(Error::new("Runtime.StreamClosed", "the stream was already finished"));
         }
         let handle = self.started().await?;
-        handle
-            .addr
-            .send(StreamCommand(cmd))
-            .await
-            .map_err(|e| stream_error(e.to_string()))?
-            .map_err(stream_error)
+        handle.send(cmd).await.map_err(stream_error)
     }
 }
 

@@ -1,9 +1,7 @@
 //! The supervisor actor: restarts what dies, turns signals into a drain, ends the process.
 
+use crate::handler_actor::Pool;
 use crate::metrics::{Gauges, Summary, Window};
-use crate::poller::Poller;
-use crate::pool::HandlerPool;
-use crate::runtime::Arbiters;
 use crate::shared::{ArbiterLocal, Shared};
 use crate::RuntimeError;
 use actix::prelude::*;
@@ -42,12 +40,37 @@ impl Message for Signal {
     type Result = ();
 }
 
+/// The threads of the runtime: the I/O arbiters run the pollers (and nothing of the user's),
+/// the handler arbiters run the handler actors. In classic mode both are the main thread.
+pub(crate) struct Arbiters {
+    pub(crate) io: Vec<ArbiterHandle>,
+    pub(crate) handlers: Vec<ArbiterHandle>,
+    /// Classic mode: the handler arbiter is the I/O arbiter.
+    pub(crate) shared: bool,
+}
+
+impl Arbiters {
+    /// Every arbiter once (for the metrics).
+    pub(crate) fn all(&self) -> Vec<ArbiterHandle> {
+        let mut all = self.io.clone();
+        if !self.shared {
+            all.extend(self.handlers.iter().cloned());
+        }
+        all
+    }
+}
+
+/// Starts the poller of a slot on its I/O arbiter (made by the runtime, which knows the
+/// poller; used again by the supervisor to restart one).
+pub(crate) type StartPoller = Arc<dyn Fn(usize, Addr<Supervisor>) + Send + Sync>;
+
 /// Starts nothing by itself: [`crate::runtime`] sets up arbiters and slots, then hands the
 /// supervisor the arbiters so it can restart pollers where they lived.
 pub(crate) struct Supervisor {
     shared: Arc<Shared>,
     arbiters: Arbiters,
-    pool: Arc<HandlerPool>,
+    pool: Arc<Pool>,
+    start_poller: StartPoller,
     exit: Option<oneshot::Sender<Result<(), RuntimeError>>>,
     exiting: bool,
     signals: u32,
@@ -58,23 +81,20 @@ impl Supervisor {
     pub(crate) fn new(
         shared: Arc<Shared>,
         arbiters: Arbiters,
-        pool: Arc<HandlerPool>,
+        pool: Arc<Pool>,
+        start_poller: StartPoller,
         exit: oneshot::Sender<Result<(), RuntimeError>>,
     ) -> Self {
         Self {
             shared,
             arbiters,
             pool,
+            start_poller,
             exit: Some(exit),
             exiting: false,
             signals: 0,
             last_summary: Instant::now(),
         }
-    }
-
-    /// The I/O arbiter a slot's poller runs on.
-    pub(crate) fn arbiter_of(arbiters: &[ArbiterHandle], slot: usize) -> &ArbiterHandle {
-        &arbiters[slot % arbiters.len()]
     }
 
     /// Ends the process: the last metrics summary, then the exit status to `run`.
@@ -197,10 +217,7 @@ impl Handler<PollerDied> for Supervisor {
         }
         self.shared.poller_restarts.fetch_add(1, Ordering::Relaxed);
         tracing::error!(slot = msg.slot, "poller stopped unexpectedly; restarting it");
-        let (shared, pool, supervisor, slot) = (self.shared.clone(), self.pool.clone(), ctx.address(), msg.slot);
-        Self::arbiter_of(&self.arbiters.io, slot).spawn_fn(move || {
-            Poller::new(slot, shared, pool, supervisor).start();
-        });
+        (self.start_poller)(msg.slot, ctx.address());
     }
 }
 

@@ -9,6 +9,8 @@
 //!   concrete handler, chosen at that moment by [`routing::choose`]: a free handler on the
 //!   least busy handler arbiter that is not stalled (see `routing.rs` for the whole rule).
 //!   Within an arbiter, the most recently used free handler (warmest caches) goes first.
+//!   A poller that shares its thread with handlers (`LAMBDA_ACTORS_SCHEDULING=shared`, and
+//!   classic mode) names that arbiter as its *home*: its events run there when it can.
 //!
 //! A handler goes back to the free list the moment its invocation ends, by itself, on its
 //! own thread ([`Release`], carried in the `Invoke` message) — not when the poller is done
@@ -25,9 +27,7 @@ pub(crate) mod load;
 pub(crate) mod routing;
 pub(crate) mod watchdog;
 
-use crate::handler_actor::Invoke;
 use crate::shared::ArbiterLocal;
-use actix::Recipient;
 use actix_rt::ArbiterHandle;
 use load::ArbiterLoad;
 use parking_lot::Mutex;
@@ -42,7 +42,13 @@ use watchdog::Watchdog;
 const STALL_RECHECK: Duration = Duration::from_millis(10);
 
 /// Starts a fresh handler actor on the given arbiter (its handler is built on first use).
-pub(crate) type Respawn = Arc<dyn Fn(&ArbiterHandle, Arc<ArbiterLoad>) -> Recipient<Invoke> + Send + Sync>;
+pub(crate) type Respawn<W> = Arc<dyn Fn(&ArbiterHandle, Arc<ArbiterLoad>) -> W + Send + Sync>;
+
+/// What the pool holds of a handler: its address (the runtime's is `Recipient<Invoke>`). The
+/// pool needs nothing else of it, and so knows nothing of the handler actor.
+pub(crate) trait Worker: Clone + Send + 'static {}
+
+impl<W: Clone + Send + 'static> Worker for W {}
 
 /// One handler arbiter as the pool sees it.
 struct Member {
@@ -51,10 +57,10 @@ struct Member {
 }
 
 /// Every handler actor, by arbiter, and the permits for the free ones.
-pub(crate) struct HandlerPool {
+pub(crate) struct HandlerPool<W> {
     members: Vec<Member>,
     /// Free handlers of each member; the last one is the warmest.
-    free: Mutex<Vec<Vec<Recipient<Invoke>>>>,
+    free: Mutex<Vec<Vec<W>>>,
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     /// Where the round-robin among equal arbiters starts next.
@@ -62,11 +68,11 @@ pub(crate) struct HandlerPool {
     /// Events waiting in [`HandlerPool::route`] for a handler off the stalled arbiters.
     route_waiters: AtomicUsize,
     freed: Notify,
-    respawn: Respawn,
+    respawn: Respawn<W>,
     watchdog: OnceLock<Watchdog>,
 }
 
-impl std::fmt::Debug for HandlerPool {
+impl<W> std::fmt::Debug for HandlerPool<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HandlerPool")
             .field("arbiters", &self.members.len())
@@ -75,12 +81,9 @@ impl std::fmt::Debug for HandlerPool {
     }
 }
 
-impl HandlerPool {
+impl<W: Worker> HandlerPool<W> {
     /// A pool over `arbiters`, each with its load and its handlers.
-    pub(crate) fn new(
-        arbiters: Vec<(ArbiterHandle, Arc<ArbiterLoad>, Vec<Recipient<Invoke>>)>,
-        respawn: Respawn,
-    ) -> Arc<Self> {
+    pub(crate) fn new(arbiters: Vec<(ArbiterHandle, Arc<ArbiterLoad>, Vec<W>)>, respawn: Respawn<W>) -> Arc<Self> {
         let total = arbiters.iter().map(|(_, _, h)| h.len()).sum();
         let (members, free) = arbiters
             .into_iter()
@@ -133,10 +136,10 @@ impl HandlerPool {
     /// When every free handler is on a stalled arbiter, the event would only wait there for
     /// the stall to end; so it waits here instead for whichever comes first: a handler freed
     /// on another arbiter, or the stall's end (checked every [`STALL_RECHECK`]).
-    pub(crate) async fn route(self: &Arc<Self>, permit: Permit) -> Lease {
+    pub(crate) async fn route(self: &Arc<Self>, permit: Permit, home: Option<usize>) -> Lease<W> {
         loop {
             let freed = self.freed.notified();
-            if let Some(picked) = self.try_route() {
+            if let Some(picked) = self.try_route(home) {
                 return picked.into_lease(self, permit);
             }
             self.route_waiters.fetch_add(1, Ordering::SeqCst);
@@ -146,7 +149,7 @@ impl HandlerPool {
     }
 
     /// Picks and takes a handler, unless the only free ones are on stalled arbiters.
-    fn try_route(&self) -> Option<Picked> {
+    fn try_route(&self, home: Option<usize>) -> Option<Picked<W>> {
         let mut free = self.free.lock();
         let candidates = self.members.iter().zip(free.iter()).map(|(m, f)| Candidate {
             free_handlers: f.len(),
@@ -155,7 +158,7 @@ impl HandlerPool {
             busy: m.load.busy.load(Ordering::Relaxed),
         });
         let first = self.next_first.fetch_add(1, Ordering::Relaxed);
-        let index = routing::choose(candidates, first).expect("a permit stands for a free handler");
+        let index = routing::choose(candidates, first, home).expect("a permit stands for a free handler");
         let member = &self.members[index];
         let elsewhere_busy = self
             .members
@@ -177,7 +180,7 @@ impl HandlerPool {
         Some(Picked { index, handler })
     }
 
-    fn release(&self, member: usize, handler: Recipient<Invoke>) {
+    fn release(&self, member: usize, handler: W) {
         self.free.lock()[member].push(handler);
         if self.route_waiters.load(Ordering::SeqCst) > 0 {
             self.freed.notify_waiters();
@@ -193,13 +196,13 @@ impl HandlerPool {
 }
 
 /// A handler chosen by [`HandlerPool::try_route`].
-struct Picked {
+struct Picked<W> {
     index: usize,
-    handler: Recipient<Invoke>,
+    handler: W,
 }
 
-impl Picked {
-    fn into_lease(self, pool: &Arc<HandlerPool>, permit: Permit) -> Lease {
+impl<W: Worker> Picked<W> {
+    fn into_lease(self, pool: &Arc<HandlerPool<W>>, permit: Permit) -> Lease<W> {
         Lease {
             release: Release {
                 pool: pool.clone(),
@@ -219,23 +222,23 @@ pub(crate) struct Permit(OwnedSemaphorePermit);
 
 /// A handler taken from the pool for one invocation, and the permit the poller held for it
 /// (returned when the lease is dropped). The handler itself goes back through [`Release`].
-pub(crate) struct Lease {
-    release: Release,
-    handler: Recipient<Invoke>,
+pub(crate) struct Lease<W: Worker> {
+    release: Release<W>,
+    handler: W,
     /// The handler actor got its [`Release`] (in the `Invoke`): from then on it comes back
     /// by itself; before, dropping the lease puts it back.
     handed_over: bool,
     _permit: OwnedSemaphorePermit,
 }
 
-impl Lease {
-    pub(crate) fn handler(&self) -> &Recipient<Invoke> {
+impl<W: Worker> Lease<W> {
+    pub(crate) fn handler(&self) -> &W {
         &self.handler
     }
 
     /// What the handler actor calls when the invocation ends, to go back to the pool; to
     /// put in the `Invoke` message.
-    pub(crate) fn release(&mut self) -> Release {
+    pub(crate) fn release(&mut self) -> Release<W> {
         self.handed_over = true;
         self.release.clone()
     }
@@ -264,7 +267,7 @@ impl Lease {
     }
 }
 
-impl Drop for Lease {
+impl<W: Worker> Drop for Lease<W> {
     fn drop(&mut self) {
         // Never sent its invocation (the poller failed in between): unused, so back at once.
         if !self.handed_over && self.release.claim() {
@@ -277,25 +280,34 @@ impl Drop for Lease {
 /// How a handler goes back to the pool after its invocation: once, by whoever claims it
 /// first — the handler actor when the invocation ends, or the poller when it gives the
 /// handler up.
-#[derive(Clone)]
-pub(crate) struct Release {
-    pool: Arc<HandlerPool>,
+pub(crate) struct Release<W> {
+    pool: Arc<HandlerPool<W>>,
     member: usize,
     claimed: Arc<AtomicBool>,
 }
 
-impl Release {
+impl<W> Clone for Release<W> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            member: self.member,
+            claimed: self.claimed.clone(),
+        }
+    }
+}
+
+impl<W: Worker> Release<W> {
     fn claim(&self) -> bool {
         !self.claimed.swap(true, Ordering::AcqRel)
     }
 
-    fn respawn(&self) -> Recipient<Invoke> {
+    fn respawn(&self) -> W {
         let member = &self.pool.members[self.member];
         (self.pool.respawn)(&member.arbiter, member.load.clone())
     }
 
     /// Called by the handler actor, with its own address, when the invocation ends.
-    pub(crate) fn handler_done(self, handler: Recipient<Invoke>) {
+    pub(crate) fn handler_done(self, handler: W) {
         if self.claim() {
             self.pool.release(self.member, handler);
         }
@@ -305,41 +317,57 @@ impl Release {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler_actor::{Invoked, Outcome};
-    use actix::prelude::*;
 
-    struct Dummy;
-    impl Actor for Dummy {
-        type Context = Context<Self>;
-    }
-    impl Handler<Invoke> for Dummy {
-        type Result = MessageResult<Invoke>;
-        fn handle(&mut self, _: Invoke, _: &mut Self::Context) -> Self::Result {
-            MessageResult(Invoked {
-                outcome: Outcome::TimedOut,
-                handler_time: std::time::Duration::ZERO,
-            })
-        }
-    }
+    /// A worker is anything cloneable: here a number naming the handler.
+    type Handler = u32;
 
     /// What a handler actor does when its invocation ends.
-    fn finish(lease: &mut Lease) {
+    fn finish(lease: &mut Lease<Handler>) {
         lease.release.pool.members[lease.arbiter_index()].load.finished();
-        lease.release().handler_done(lease.handler().clone());
+        let handler = *lease.handler();
+        lease.release().handler_done(handler);
+    }
+
+    fn pool(handlers_per_arbiter: &[u32]) -> Arc<HandlerPool<Handler>> {
+        let arbiters = handlers_per_arbiter
+            .iter()
+            .enumerate()
+            .map(|(a, &n)| {
+                let handlers = (0..n).map(|h| a as u32 * 100 + h).collect();
+                (actix_rt::Arbiter::current(), Arc::new(ArbiterLoad::default()), handlers)
+            })
+            .collect();
+        HandlerPool::new(arbiters, Arc::new(|_: &ArbiterHandle, _| 999))
+    }
+
+    #[actix_rt::test]
+    async fn events_spread_over_arbiters_before_sharing_one() {
+        let pool = pool(&[2, 2]);
+        let mut first = pool.route(pool.acquire().await, None).await;
+        let second = pool.route(pool.acquire().await, None).await;
+        assert_ne!(first.arbiter_index(), second.arbiter_index());
+        assert_eq!(pool.busy_by_arbiter(), [1, 1]);
+        // The handler actor counts its invocation down and comes back when it ends.
+        finish(&mut first);
+        let idle = first.arbiter_index();
+        drop(first);
+        assert_eq!(pool.busy_by_arbiter()[idle], 0);
+        let third = pool.route(pool.acquire().await, None).await;
+        assert_eq!(third.arbiter_index(), idle, "the idle arbiter");
     }
 
     #[actix_rt::test]
     async fn an_abandoned_handler_is_replaced_and_never_comes_back() {
         let pool = pool(&[1]);
-        let mut lease = pool.route(pool.acquire().await).await;
-        let old = lease.handler().clone();
+        let mut lease = pool.route(pool.acquire().await, None).await;
+        let old = *lease.handler();
         let release = lease.release();
         lease.abandon();
-        assert_eq!(pool.free.lock()[0].len(), 1, "the replacement is free at once");
+        assert_eq!(*pool.free.lock(), [vec![999]], "the replacement is free at once");
         release.handler_done(old);
         assert_eq!(
-            pool.free.lock()[0].len(),
-            1,
+            *pool.free.lock(),
+            [vec![999]],
             "the blocked handler, done at last, stays out"
         );
         assert_eq!(
@@ -349,36 +377,19 @@ mod tests {
         );
     }
 
-    fn pool(handlers_per_arbiter: &[usize]) -> Arc<HandlerPool> {
-        let arbiters = handlers_per_arbiter
-            .iter()
-            .map(|&n| {
-                let handlers = (0..n).map(|_| Dummy.start().recipient()).collect();
-                (actix_rt::Arbiter::current(), Arc::new(ArbiterLoad::default()), handlers)
-            })
-            .collect();
-        HandlerPool::new(arbiters, Arc::new(|_: &ArbiterHandle, _| Dummy.start().recipient()))
-    }
-
     #[actix_rt::test]
-    async fn events_spread_over_arbiters_before_sharing_one() {
-        let pool = pool(&[2, 2]);
-        let mut first = pool.route(pool.acquire().await).await;
-        let second = pool.route(pool.acquire().await).await;
-        assert_ne!(first.arbiter_index(), second.arbiter_index());
-        assert_eq!(pool.busy_by_arbiter(), [1, 1]);
-        // The handler actor counts its invocation down and comes back when it ends.
-        finish(&mut first);
-        drop(first);
-        assert_eq!(pool.busy_by_arbiter(), [0, 1]);
-        let third = pool.route(pool.acquire().await).await;
-        assert_eq!(third.arbiter_index(), 0, "the idle arbiter");
+    async fn a_lease_dropped_before_its_invocation_was_sent_gives_the_handler_back() {
+        let pool = pool(&[1]);
+        drop(pool.route(pool.acquire().await, None).await);
+        assert_eq!(*pool.free.lock(), [vec![0]]);
+        assert_eq!(pool.busy_by_arbiter(), [0]);
+        assert_eq!(pool.permits.available_permits(), 1);
     }
 
     #[actix_rt::test]
     async fn waiters_get_released_handlers_in_order_and_cancelled_waiters_are_skipped() {
         let pool = pool(&[1]);
-        let mut first = pool.route(pool.acquire().await).await;
+        let mut first = pool.route(pool.acquire().await, None).await;
         let cancelled = {
             let p = pool.clone();
             actix_rt::spawn(async move { p.acquire().await })
@@ -394,10 +405,10 @@ mod tests {
         drop(first);
         let permit = second.await.unwrap();
         assert_eq!(pool.permits.available_permits(), 0);
-        let mut lease = pool.route(permit).await;
+        let mut lease = pool.route(permit, None).await;
         finish(&mut lease);
         drop(lease);
         assert_eq!(pool.permits.available_permits(), 1);
-        assert_eq!(pool.free.lock()[0].len(), 1);
+        assert_eq!(*pool.free.lock(), [vec![0]]);
     }
 }

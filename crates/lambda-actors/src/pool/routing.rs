@@ -12,6 +12,10 @@
 //!    do not land on one thread because a count was a moment stale).
 //!
 //! A stalled arbiter is chosen only when every arbiter with a free handler is stalled.
+//!
+//! Before all of that, a *home* arbiter — the one the poller itself runs on, when pollers and
+//! handlers share threads — wins if it has a free handler and is not stalled: the event then
+//! runs where it was read, with no hand-off between threads.
 
 /// What the router reads of one arbiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,12 +28,21 @@ pub(crate) struct Candidate {
 
 /// The index of the arbiter to run the next event on; `None` when no handler is free. Ties
 /// go to the first at or after `first` (modulo the count).
-pub(crate) fn choose<I>(candidates: I, first: usize) -> Option<usize>
+pub(crate) fn choose<I>(candidates: I, first: usize, home: Option<usize>) -> Option<usize>
 where
     I: IntoIterator<Item = Candidate>,
-    I::IntoIter: ExactSizeIterator,
+    I::IntoIter: ExactSizeIterator + Clone,
 {
     let candidates = candidates.into_iter();
+    if let Some(h) = home {
+        if candidates
+            .clone()
+            .nth(h)
+            .is_some_and(|c| c.free_handlers > 0 && !c.stalled)
+        {
+            return Some(h);
+        }
+    }
     let n = candidates.len().max(1);
     candidates
         .enumerate()
@@ -53,22 +66,22 @@ mod tests {
 
     #[test]
     fn a_free_core_is_used_before_a_thread_is_shared() {
-        assert_eq!(choose([c(3, false, 1), c(4, false, 0)], 0), Some(1));
-        assert_eq!(choose([c(3, false, 0), c(4, false, 0)], 0), Some(0));
+        assert_eq!(choose([c(3, false, 1), c(4, false, 0)], 0, None), Some(1));
+        assert_eq!(choose([c(3, false, 0), c(4, false, 0)], 0, None), Some(0));
     }
 
     #[test]
     fn equals_take_turns() {
         let equal = [c(3, false, 1), c(3, false, 1), c(3, false, 1)];
-        let picks: Vec<_> = (0..4).map(|first| choose(equal, first).unwrap()).collect();
+        let picks: Vec<_> = (0..4).map(|first| choose(equal, first, None).unwrap()).collect();
         assert_eq!(picks, [0, 1, 2, 0]);
     }
 
     #[test]
     fn a_stalled_thread_gets_nothing_while_another_has_a_free_handler() {
         // Arbiter 0 has one spinning handler; arbiter 1 already runs three quick ones.
-        assert_eq!(choose([c(3, true, 1), c(1, false, 3)], 0), Some(1));
-        let only = choose([c(3, true, 1), c(0, false, 4)], 0);
+        assert_eq!(choose([c(3, true, 1), c(1, false, 3)], 0, None), Some(1));
+        let only = choose([c(3, true, 1), c(0, false, 4)], 0, None);
         assert_eq!(only, Some(0), "the only free handler");
     }
 
@@ -78,13 +91,28 @@ mod tests {
             polling: true,
             ..c(3, false, 1)
         };
-        assert_eq!(choose([hogging, c(3, false, 1)], 0), Some(1));
-        assert_eq!(choose([hogging, c(3, false, 2)], 0), Some(1));
+        assert_eq!(choose([hogging, c(3, false, 1)], 0, None), Some(1));
+        assert_eq!(choose([hogging, c(3, false, 2)], 0, None), Some(1));
+    }
+
+    #[test]
+    fn a_home_arbiter_with_a_free_handler_runs_its_own_events() {
+        assert_eq!(choose([c(3, false, 0), c(3, false, 2)], 0, Some(1)), Some(1));
+        assert_eq!(
+            choose([c(3, false, 0), c(0, false, 4)], 0, Some(1)),
+            Some(0),
+            "no free handler at home"
+        );
+        assert_eq!(
+            choose([c(3, false, 0), c(3, true, 1)], 0, Some(1)),
+            Some(0),
+            "home is stalled"
+        );
     }
 
     #[test]
     fn no_free_handler_no_choice() {
-        assert_eq!(choose([c(0, false, 0), c(0, true, 2)], 0), None);
-        assert_eq!(choose(std::iter::empty(), 0), None);
+        assert_eq!(choose([c(0, false, 0), c(0, true, 2)], 0, None), None);
+        assert_eq!(choose(std::iter::empty(), 0, None), None);
     }
 }
