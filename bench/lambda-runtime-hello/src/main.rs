@@ -2,6 +2,9 @@
 //! way the official examples write it (`#[tokio::main]`, the default tracing subscriber,
 //! `service_fn`).
 //!
+//! An event may also carry `"spin_ms": N`: the handler then spins the CPU for N ms first,
+//! inside the async handler (the benchmark's mixed load).
+//!
 //! `lambda-runtime-hello run` uses `lambda_runtime::run` (classic, sequential);
 //! `lambda-runtime-hello run-concurrent` uses `lambda_runtime::run_concurrent` (feature
 //! `concurrency-tokio`): `AWS_LAMBDA_MAX_CONCURRENCY` worker tasks, sequential when it is unset.
@@ -12,6 +15,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Deserialize)]
 struct HelloRequest {
     name: String,
+    #[serde(default)]
+    spin_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -20,6 +25,13 @@ struct HelloResponse {
 }
 
 async fn hello(event: LambdaEvent<HelloRequest>) -> Result<HelloResponse, Error> {
+    if event.payload.spin_ms > 0 {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(event.payload.spin_ms);
+        let mut x = 0u64;
+        while std::time::Instant::now() < until {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    }
     Ok(HelloResponse {
         greetings: format!("Hello {}!", event.payload.name),
     })

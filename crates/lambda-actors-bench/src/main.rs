@@ -2,7 +2,7 @@
 //! `hello` beside the same hello on `lambda_runtime` 1.5 and a raw-socket floor, on a fast
 //! mock Runtime API; medians and ratios printed as markdown. `--help` lists the options.
 
-use lambda_actors_bench::run::{hello_event, run_once, Candidate, Sample, Workload, HELLO_REPLY};
+use lambda_actors_bench::run::{hello_event, run_once, spin_event, Candidate, Sample, Workload, HELLO_REPLY};
 use lambda_actors_bench::{median, procfs};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,6 +23,8 @@ USAGE: cargo run --release -p lambda-actors-bench -- [OPTIONS]
   --sizes LIST         event sizes in bytes, k/m suffixes allowed (default: 64,256k)
   --candidates LIST    of ours,lambda_runtime,floor (default: all)
   --no-stream          skip the 100 MB streaming run
+  --no-mixed           skip the mixed load (one 50 ms CPU-bound invocation per 20 quick
+                       ones, N=8 and N=64, lambda-actors `testbed` vs lambda_runtime)
   --startup-runs N     dedicated start-up runs per candidate, in turn (default 31; quick 11)
   --no-build           do not run cargo build first
   --bin NAME=PATH      use PATH for candidate NAME (ours, lambda_runtime, floor, testbed),
@@ -58,6 +60,7 @@ struct Options {
     sizes: Vec<usize>,
     kinds: Vec<Kind>,
     stream: bool,
+    mixed: bool,
     stream_bytes: usize,
     startup_runs: usize,
     build: bool,
@@ -77,6 +80,7 @@ fn parse_args() -> Result<Options, String> {
         sizes: vec![64, 256 * 1024],
         kinds: vec![Kind::Ours, Kind::LambdaRuntime, Kind::Floor],
         stream: true,
+        mixed: true,
         stream_bytes: 100_000_000,
         startup_runs: 31,
         build: true,
@@ -123,6 +127,7 @@ fn parse_args() -> Result<Options, String> {
                     .collect::<Result<_, _>>()?
             }
             "--no-stream" => o.stream = false,
+            "--no-mixed" => o.mixed = false,
             "--startup-runs" => startup_runs = Some(value()?.parse().map_err(|e| format!("--startup-runs: {e}"))?),
             "--no-build" => o.build = false,
             "--bin" => {
@@ -366,7 +371,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let needed = o.kinds.iter().map(|k| k.key()).chain(o.stream.then_some("testbed"));
+    let needed = o
+        .kinds
+        .iter()
+        .map(|k| k.key())
+        .chain((o.stream || o.mixed).then_some("testbed"));
     for name in needed {
         let bin = paths.bin(&o, name);
         if !bin.is_file() {
@@ -394,6 +403,7 @@ fn main() -> ExitCode {
                 events,
                 event: Arc::from(hello_event(size)),
                 expected_reply: Some(HELLO_REPLY.to_vec()),
+                slow: None,
                 timeout: o.timeout,
             };
             let cands: Vec<(Kind, Candidate)> =
@@ -446,7 +456,14 @@ fn main() -> ExitCode {
         vec![]
     };
 
-    let report = render(&o, &paths, &cells, &startups, &stream);
+    let mixed = if o.mixed && o.kinds.contains(&Kind::Ours) && o.kinds.contains(&Kind::LambdaRuntime) {
+        run_mixed(&o, &paths, ticks)
+    } else {
+        vec![]
+    };
+
+    let mut report = render(&o, &paths, &cells, &startups, &stream);
+    report.push_str(&render_mixed(&mixed));
     print!("{report}");
     if let Some(out) = &o.out {
         if let Err(e) = std::fs::write(out, &report) {
@@ -465,6 +482,7 @@ fn run_startups(o: &Options, paths: &Paths, ticks: u64) -> BTreeMap<Kind, Vec<Op
         events: 10,
         event: Arc::from(hello_event(64)),
         expected_reply: Some(HELLO_REPLY.to_vec()),
+        slow: None,
         timeout: o.timeout,
     };
     let cands: Vec<(Kind, Candidate)> = o.kinds.iter().map(|&k| (k, candidate(o, paths, k, None))).collect();
@@ -508,6 +526,7 @@ fn run_stream(o: &Options, paths: &Paths, ticks: u64) -> Vec<Sample> {
         events: 1,
         event: Arc::from(event.into_bytes()),
         expected_reply: None,
+        slow: None,
         timeout: o.timeout,
     };
     let mut samples = vec![];
@@ -799,5 +818,124 @@ fn render(
         ),
         None => writeln!(r, "- stripped `hello` ≤ 3 MB: not measured"),
     };
+    r
+}
+
+/// The mixed load: how long each CPU-bound invocation spins, and how many quick ones come
+/// with each.
+const MIXED_SPIN_MS: u64 = 50;
+const MIXED_QUICK_PER_SLOW: usize = 20;
+
+/// One candidate's runs of the mixed load at one concurrency.
+struct MixedRow {
+    config: usize,
+    label: &'static str,
+    runs: Vec<Sample>,
+}
+
+/// The mixed load: at N=8 and N=64, one invocation that spins the CPU for 50 ms per 20 quick
+/// ones, in turn for lambda-actors' `testbed` (`{"op":"spin"}` / `{"op":"echo"}`) and the
+/// lambda_runtime hello (`spin_ms`); both read the same events, each acting on its own field.
+fn run_mixed(o: &Options, paths: &Paths, ticks: u64) -> Vec<MixedRow> {
+    let every = MIXED_QUICK_PER_SLOW + 1;
+    // 100 CPU-bound invocations (5 s of spinning) per run; a fifth with --quick.
+    let events = if o.quick { 20 * every } else { 100 * every };
+    let quick = br#"{"op":"echo","name":"World"}"#.to_vec();
+    let slow = {
+        let mut e = spin_event(MIXED_SPIN_MS);
+        // `{"name":"World","spin_ms":50}` plus the testbed's own fields.
+        e.pop();
+        e.extend_from_slice(format!(r#","op":"spin","ms":{MIXED_SPIN_MS}}}"#).as_bytes());
+        e
+    };
+    let mut rows = vec![];
+    for config in [8, 64] {
+        let work = Workload {
+            concurrency: Some(config),
+            events,
+            event: Arc::from(quick.clone()),
+            // The two candidates answer differently (an echo, a greeting): answers are
+            // counted and checked for errors, not compared.
+            expected_reply: None,
+            slow: Some((every, Arc::from(slow.clone()))),
+            timeout: o.timeout,
+        };
+        let cands = [
+            (
+                "lambda-actors testbed",
+                Candidate {
+                    label: "lambda-actors testbed".to_owned(),
+                    program: paths.bin(o, "testbed"),
+                    args: vec![],
+                    env: vec![],
+                    wrap: o.wrap.clone(),
+                },
+            ),
+            (
+                "lambda_runtime run_concurrent",
+                candidate(o, paths, Kind::LambdaRuntime, Some(config)),
+            ),
+        ];
+        let mut runs: Vec<Vec<Sample>> = vec![vec![], vec![]];
+        for round in 1..=o.rounds.min(3) {
+            for (i, (label, cand)) in cands.iter().enumerate() {
+                match run_once(cand, &work, ticks) {
+                    Ok(s) => {
+                        eprintln!(
+                            "bench: mixed N={config} round {round}: {label:<30} {:>7.0} inv/s quick p50 {:.2} ms p99 {:.2} ms",
+                            s.inv_per_s(),
+                            s.quick_p50.as_secs_f64() * 1e3,
+                            s.quick_p99.as_secs_f64() * 1e3
+                        );
+                        runs[i].push(s);
+                    }
+                    Err(e) => eprintln!("bench: mixed N={config} round {round}: FAILED: {e}"),
+                }
+            }
+        }
+        for ((label, _), runs) in cands.iter().zip(runs) {
+            rows.push(MixedRow { config, label, runs });
+        }
+    }
+    rows
+}
+
+fn render_mixed(rows: &[MixedRow]) -> String {
+    let mut r = String::new();
+    if rows.is_empty() {
+        return r;
+    }
+    let _ = writeln!(
+        r,
+        "\n### Mixed load (one {MIXED_SPIN_MS} ms CPU-bound invocation per {MIXED_QUICK_PER_SLOW} quick ones)\n\n\
+         quick p50/p99: event written → answer read, quick invocations only; × columns: ours / lambda_runtime at the same N.\n"
+    );
+    let _ = writeln!(
+        r,
+        "| config | candidate | runs | inv/s | quick p50 ms | quick p99 ms | × inv/s | × quick p99 |"
+    );
+    let _ = writeln!(r, "|---|---|--:|--:|--:|--:|--:|--:|");
+    let stat = |runs: &[Sample], f: &dyn Fn(&Sample) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    for row in rows {
+        let base = rows
+            .iter()
+            .find(|b| b.config == row.config && b.label.starts_with("lambda_runtime"))
+            .map(|b| b.runs.as_slice())
+            .unwrap_or(&[]);
+        let inv = |runs: &[Sample]| stat(runs, &|s| s.inv_per_s());
+        let p99 = |runs: &[Sample]| stat(runs, &|s| s.quick_p99.as_secs_f64() * 1e3);
+        let _ = writeln!(
+            r,
+            "| N={} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            row.config,
+            row.label,
+            row.runs.len(),
+            inv(&row.runs),
+            stat(&row.runs, &|s| s.quick_p50.as_secs_f64() * 1e3),
+            p99(&row.runs),
+            ratio(inv(&row.runs), inv(base)),
+            ratio(p99(&row.runs), p99(base)),
+        );
+    }
     r
 }

@@ -37,6 +37,25 @@ pub struct MockOptions {
     pub event: Arc<[u8]>,
     /// When set, every buffered `/response` body must equal this (counted in `bad` if not).
     pub expected_reply: Option<Vec<u8>>,
+    /// A mixed load: every `every`-th event (index 0, every, 2·every, …) is this one instead
+    /// (a CPU-bound invocation among quick ones); its latencies are left out of
+    /// [`MockReport::quick_latencies_ns`].
+    pub slow: Option<(usize, Arc<[u8]>)>,
+}
+
+impl MockOptions {
+    fn is_slow(&self, index: usize) -> bool {
+        self.slow
+            .as_ref()
+            .is_some_and(|(every, _)| index.is_multiple_of(*every))
+    }
+
+    fn event(&self, index: usize) -> &[u8] {
+        match &self.slow {
+            Some((_, slow)) if self.is_slow(index) => slow,
+            _ => &self.event,
+        }
+    }
 }
 
 /// A running mock.
@@ -101,6 +120,8 @@ pub struct MockReport {
     pub init_errors: usize,
     /// Per-invocation latency (event written → answer read), sorted, in ns.
     pub latencies_ns: Vec<u64>,
+    /// The same for the quick events of a mixed load only (all of them otherwise).
+    pub quick_latencies_ns: Vec<u64>,
     /// The streamed response, if there was one.
     pub stream: Option<StreamStats>,
 }
@@ -169,14 +190,21 @@ impl Mock {
     /// What the mock has seen so far.
     pub fn report(&self) -> MockReport {
         let s = &self.state;
-        let mut latencies_ns: Vec<u64> = s
-            .latency_ns
-            .iter()
-            .map(|l| l.load(Ordering::Relaxed))
-            .filter(|&l| l > 0)
-            .map(|l| l - 1)
-            .collect();
-        latencies_ns.sort_unstable();
+        let latencies = |quick_only: bool| {
+            let mut l: Vec<u64> = s
+                .latency_ns
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !quick_only || !s.opts.is_slow(*i))
+                .map(|(_, l)| l.load(Ordering::Relaxed))
+                .filter(|&l| l > 0)
+                .map(|l| l - 1)
+                .collect();
+            l.sort_unstable();
+            l
+        };
+        let latencies_ns = latencies(false);
+        let quick_latencies_ns = latencies(true);
         MockReport {
             first_next: s.first_next.get().copied(),
             finished: *s.finished.0.lock().unwrap_or_else(|p| p.into_inner()),
@@ -186,6 +214,7 @@ impl Mock {
             duplicates: s.duplicates.load(Ordering::SeqCst),
             init_errors: s.init_errors.load(Ordering::SeqCst),
             latencies_ns,
+            quick_latencies_ns,
             stream: s.stream.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
@@ -275,11 +304,11 @@ fn serve(conn: TcpStream, state: &State) -> io::Result<()> {
                      content-length: {}\r\n\r\n",
                     request_id(index),
                     state.deadline_ms,
-                    state.opts.event.len()
+                    state.opts.event(index).len()
                 );
                 let sent = state.epoch.elapsed().as_nanos() as u64 + 1;
                 state.sent_ns[index].store(sent, Ordering::Relaxed);
-                write_all_vectored(&mut writer, &[head_buf.as_bytes(), &state.opts.event])?;
+                write_all_vectored(&mut writer, &[head_buf.as_bytes(), state.opts.event(index)])?;
             }
             Route::Answer { id, error } => {
                 let sent_at = id.and_then(|i| state.sent_ns.get(i)).map(|s| s.load(Ordering::Relaxed));
@@ -458,6 +487,7 @@ mod tests {
             events: 2,
             event: Arc::from(&b"{\"name\":\"World\"}"[..]),
             expected_reply: Some(b"ok".to_vec()),
+            slow: None,
         })
         .unwrap();
         let mut c = TcpStream::connect(mock.runtime_api()).unwrap();

@@ -37,6 +37,8 @@ pub struct Workload {
     pub event: Arc<[u8]>,
     /// The reply every buffered `/response` must carry.
     pub expected_reply: Option<Vec<u8>>,
+    /// A mixed load: every `.0`-th event is `.1` (see [`MockOptions::slow`](crate::mock::MockOptions)).
+    pub slow: Option<(usize, Arc<[u8]>)>,
     /// Give up after this long.
     pub timeout: Duration,
 }
@@ -60,6 +62,10 @@ pub struct Sample {
     pub latency_p50: Duration,
     /// 99th percentile of the same.
     pub latency_p99: Duration,
+    /// Median latency of the quick events of a mixed load (of all events otherwise).
+    pub quick_p50: Duration,
+    /// 99th percentile of the same.
+    pub quick_p99: Duration,
     /// The streamed response, for a streaming run.
     pub stream: Option<StreamStats>,
 }
@@ -117,6 +123,7 @@ pub fn run_once(candidate: &Candidate, work: &Workload, ticks_per_s: u64) -> Res
         events: work.events,
         event: work.event.clone(),
         expected_reply: work.expected_reply.clone(),
+        slow: work.slow.clone(),
     })
     .map_err(|e| format!("cannot start the mock: {e}"))?;
     let log_path = std::env::temp_dir().join(format!("lambda-actors-bench-{}.log", std::process::id()));
@@ -192,10 +199,9 @@ pub fn run_once(candidate: &Candidate, work: &Workload, ticks_per_s: u64) -> Res
         return Err(format!("{}: the mock saw no /next", candidate.label));
     };
     let to_duration = |t: u64| Duration::from_secs_f64(t as f64 / ticks_per_s as f64);
-    let percentile = |p: usize| {
-        let l = &report.latencies_ns;
-        Duration::from_nanos(if l.is_empty() { 0 } else { l[(l.len() - 1) * p / 100] })
-    };
+    let percentile_of =
+        |l: &[u64], p: usize| Duration::from_nanos(if l.is_empty() { 0 } else { l[(l.len() - 1) * p / 100] });
+    let percentile = |p: usize| percentile_of(&report.latencies_ns, p);
     Ok(Sample {
         events: work.events,
         startup: first_next.saturating_duration_since(exec),
@@ -205,6 +211,8 @@ pub fn run_once(candidate: &Candidate, work: &Workload, ticks_per_s: u64) -> Res
         peak_rss_kib,
         latency_p50: percentile(50),
         latency_p99: percentile(99),
+        quick_p50: percentile_of(&report.quick_latencies_ns, 50),
+        quick_p99: percentile_of(&report.quick_latencies_ns, 99),
         stream: report.stream,
     })
 }
@@ -265,6 +273,12 @@ pub fn hello_event(size: usize) -> Vec<u8> {
     event.resize(size.max(head.len() + 2) - 2, b'x');
     event.extend_from_slice(b"\"}");
     event
+}
+
+/// A hello event that also asks the handler to spin the CPU for `ms` first (the mixed load's
+/// CPU-bound invocation): `{"name":"World","spin_ms":ms}`.
+pub fn spin_event(ms: u64) -> Vec<u8> {
+    format!(r#"{{"name":"World","spin_ms":{ms}}}"#).into_bytes()
 }
 
 /// What every hello answers to [`hello_event`].

@@ -23,6 +23,7 @@ fn the_floor_answers_every_event_classic_and_concurrent() {
             events: 200,
             event: Arc::from(hello_event(size)),
             expected_reply: Some(HELLO_REPLY.to_vec()),
+            slow: None,
             timeout: Duration::from_secs(60),
         };
         let sample = run_once(&floor(), &work, 100).unwrap();
@@ -40,6 +41,7 @@ fn a_wrong_answer_is_reported_not_measured() {
         events: 10,
         event: Arc::from(hello_event(64)),
         expected_reply: Some(b"something else".to_vec()),
+        slow: None,
         timeout: Duration::from_secs(60),
     };
     let err = run_once(&floor(), &work, 100).unwrap_err();
