@@ -56,7 +56,7 @@ pub enum MetricsFormat {
 /// Where user code runs in Managed Instances mode (`LAMBDA_ACTORS_SCHEDULING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheduling {
-    /// The pollers' Runtime-API I/O on the main thread, which runs no user code; handlers on
+    /// The pollers' Runtime-API I/O on I/O threads that run no user code; handlers on
     /// their own threads, each event routed to a free handler on a thread that is not busy.
     /// A handler that hogs its thread never delays another slot while a core is free.
     Isolated,
@@ -105,9 +105,10 @@ pub struct Config {
     pub runtime_api: Option<Endpoint>,
     /// Classic or Managed Instances.
     pub mode: Mode,
-    /// `LAMBDA_ACTORS_WORKER_THREADS`: handler arbiters (OS threads) that run user code in
-    /// Managed Instances mode; the pollers' Runtime-API I/O runs on the main thread, which
-    /// runs no user code. Default: available parallelism. At most one per handler.
+    /// `LAMBDA_ACTORS_WORKER_THREADS`: K, the handler arbiters (OS threads) that run user code
+    /// in Managed Instances mode, and, with isolated scheduling, as many I/O arbiters (the main
+    /// thread the first) for the pollers. Default: available parallelism. At most one per
+    /// handler.
     pub worker_threads: usize,
     /// `LAMBDA_ACTORS_HANDLER_POOL_SIZE`: handler actors. Default: one per slot.
     pub handler_pool_size: usize,

@@ -1,6 +1,6 @@
 //! The poller actor: one per concurrency slot. A permit for a free handler first, then
 //! `GET /next`, then the invocation (routed by the pool to a handler, on whichever handler
-//! arbiter is free), then the answer; again. Pollers run on the I/O arbiter, which runs no user
+//! arbiter is free), then the answer; again. Pollers run on the I/O arbiters, which run no user
 //! code (in classic mode, the one arbiter runs both), so a handler that hogs its thread never
 //! delays the Runtime-API traffic of the other slots.
 

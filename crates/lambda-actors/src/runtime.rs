@@ -284,19 +284,25 @@ where
     let config = Arc::new(config);
     let shared = Shared::new(config.clone());
     let slots = config.mode.concurrency();
-    // Managed Instances, isolated (the default): the pollers' Runtime-API I/O on this (the
-    // main) thread, user code on handler arbiters of its own, so a handler that hogs its
-    // thread never holds up another slot's `/next` or answer. Shared: pollers and handlers on
+    // Managed Instances, isolated (the default): the pollers' Runtime-API I/O on I/O arbiters
+    // (this, the main thread, and K - 1 more), user code on K handler arbiters of its own, so
+    // a handler that hogs its thread never holds up another slot's `/next` or answer. Shared: pollers and handlers on
     // one arbiter per core, this thread the first. Classic mode: all on this thread.
     let main_arbiter = Arbiter::current();
     let (spawned, arbiters) = match (config.mode.is_managed(), config.scheduling) {
         (true, Scheduling::Isolated) => {
-            let spawned: Vec<Arbiter> = (0..config.arbiters()).map(|_| Arbiter::new()).collect();
-            let handlers = spawned.iter().map(Arbiter::handle).collect();
+            // K handler arbiters, and as many I/O arbiters (this thread the first): one I/O
+            // thread for every slot caps the throughput at one core's worth of HTTP work.
+            let k = config.arbiters();
+            let spawned: Vec<Arbiter> = (0..2 * k - 1).map(|_| Arbiter::new()).collect();
+            let handlers = spawned[..k].iter().map(Arbiter::handle).collect();
+            let io = std::iter::once(main_arbiter)
+                .chain(spawned[k..].iter().map(Arbiter::handle))
+                .collect();
             (
                 spawned,
                 Arbiters {
-                    io: vec![main_arbiter],
+                    io,
                     handlers,
                     shared: false,
                 },

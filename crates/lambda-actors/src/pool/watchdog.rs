@@ -18,6 +18,8 @@ const IDLE_TICK: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub(crate) struct Watchdog {
     stop: Arc<AtomicBool>,
+    /// The watchdog is in its long, idle wait: only then is waking it worth a system call.
+    idle: Arc<AtomicBool>,
     thread: std::thread::Thread,
 }
 
@@ -28,6 +30,8 @@ impl Watchdog {
         let loads: Vec<Weak<ArbiterLoad>> = loads.iter().map(Arc::downgrade).collect();
         let busy_tick = (threshold / 2).clamp(Duration::from_millis(10), IDLE_TICK);
         let flag = stop.clone();
+        let idle = Arc::new(AtomicBool::new(false));
+        let idle_flag = idle.clone();
         let handle = std::thread::Builder::new()
             .name("lambda-actors-watchdog".into())
             .spawn(move || {
@@ -39,18 +43,28 @@ impl Watchdog {
                         load.check(now, threshold);
                         busy |= load.busy.load(Ordering::Relaxed) > 0;
                     }
-                    std::thread::park_timeout(if busy { busy_tick } else { IDLE_TICK });
+                    if busy {
+                        std::thread::park_timeout(busy_tick);
+                    } else {
+                        idle_flag.store(true, Ordering::SeqCst);
+                        std::thread::park_timeout(IDLE_TICK);
+                        idle_flag.store(false, Ordering::SeqCst);
+                    }
                 }
             })?;
         Ok(Self {
             stop,
+            idle,
             thread: handle.thread().clone(),
         })
     }
 
-    /// Ends an idle wait early: an idle arbiter just got an event.
+    /// Ends an idle wait early: an idle arbiter just got an event. While the watchdog ticks
+    /// anyway (something runs) this is one atomic load.
     pub(crate) fn wake(&self) {
-        self.thread.unpark();
+        if self.idle.swap(false, Ordering::SeqCst) {
+            self.thread.unpark();
+        }
     }
 }
 
