@@ -61,6 +61,11 @@ fn two_cpu_bound_invocations_always_overlap() {
     let run = Run::managed(8, &[]);
     run.parked(8);
     for round in 0..4 {
+        // Every slot polling again: the previous round's handlers have returned, so both
+        // cores are free. (An answer reaches the mock a moment before its handler's last poll
+        // ends; a round sent in that moment finds one thread still busy, and rightly shares
+        // the other.)
+        run.parked(8);
         let start = Instant::now();
         let a = run.send(json!({"op": "spin", "ms": 600}));
         let b = run.send(json!({"op": "spin", "ms": 600}));

@@ -107,6 +107,7 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
     type Result = ResponseActFuture<Self, Invoked>;
 
     fn handle(&mut self, msg: Invoke, ctx: &mut Self::Context) -> Self::Result {
+        self.load.taken();
         let me = ctx.address().recipient();
         let mut service = match self.service.take().map_or_else(|| self.rebuild(), Ok) {
             Ok(s) => s,

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 pub(crate) struct ArbiterLoad {
     /// Invocations routed here that have not returned.
     pub(crate) busy: AtomicUsize,
+    /// Of those, the ones routed here whose handler actor has not yet taken them: they are
+    /// about to run handler code.
+    starting: AtomicUsize,
     /// When the handler poll now running on this thread began ([`now_us`]); 0 when none is.
     polling_since: AtomicU64,
     /// Handler code has held the thread past the stall threshold and has not yielded yet.
@@ -29,9 +32,29 @@ impl ArbiterLoad {
         self.stalled.load(Ordering::Relaxed)
     }
 
-    /// Handler code is running on the thread right now (a hog shows from its first poll on).
-    pub(crate) fn is_polling(&self) -> bool {
-        self.polling_since.load(Ordering::Relaxed) != 0
+    /// Handler code has been running on the thread for at least [`SHORT_POLL`] right now: a
+    /// hog shows this way long before it counts as stalled. (A shorter poll says nothing: a
+    /// thread finishing an invocation polls briefly too.)
+    pub(crate) fn is_hogging(&self, now: u64) -> bool {
+        let since = self.polling_since.load(Ordering::Relaxed);
+        since != 0 && now.saturating_sub(since) >= SHORT_POLL.as_micros() as u64
+    }
+
+    /// An invocation was routed here and its handler actor has not taken it yet: handler code
+    /// is about to run.
+    pub(crate) fn is_starting(&self) -> bool {
+        self.starting.load(Ordering::Relaxed) > 0
+    }
+
+    /// An invocation was routed here.
+    pub(crate) fn routed(&self) -> usize {
+        self.starting.fetch_add(1, Ordering::Relaxed);
+        self.busy.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The handler actor took an invocation routed here (or never will: it is gone).
+    pub(crate) fn taken(&self) {
+        self.starting.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// One invocation routed here has ended.
@@ -41,11 +64,19 @@ impl ArbiterLoad {
 
     /// For the watchdog: marks the arbiter stalled while a poll has run past `threshold`.
     pub(crate) fn check(&self, now: u64, threshold: Duration) {
-        let since = self.polling_since.load(Ordering::Relaxed);
+        let since = self.polling_since.load(Ordering::SeqCst);
         let stalled = since != 0 && now.saturating_sub(since) >= threshold.as_micros() as u64;
-        self.stalled.store(stalled, Ordering::Relaxed);
+        self.stalled.store(stalled, Ordering::SeqCst);
+        // The poll may have ended (and cleared the mark) between the read and the store: a
+        // stale mark would keep events off an idle thread until the next check.
+        if stalled && self.polling_since.load(Ordering::SeqCst) != since {
+            self.stalled.store(false, Ordering::SeqCst);
+        }
     }
 }
+
+/// The longest poll that says nothing of a hog.
+const SHORT_POLL: Duration = Duration::from_millis(1);
 
 /// Microseconds since the first call, never 0 (0 means "not polling").
 pub(crate) fn now_us() -> u64 {
@@ -58,14 +89,14 @@ struct Polling<'a>(&'a ArbiterLoad);
 
 impl<'a> Polling<'a> {
     fn start(load: &'a ArbiterLoad, now: u64) -> Self {
-        load.polling_since.store(now, Ordering::Relaxed);
+        load.polling_since.store(now, Ordering::SeqCst);
         Self(load)
     }
 }
 
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
-        self.0.polling_since.store(0, Ordering::Relaxed);
+        self.0.polling_since.store(0, Ordering::SeqCst);
     }
 }
 
@@ -105,7 +136,7 @@ impl<F: Future> Future for Watched<F> {
         drop(polling);
         let held = Duration::from_micros(now_us() - started);
         if held >= threshold {
-            this.load.stalled.store(false, Ordering::Relaxed);
+            this.load.stalled.store(false, Ordering::SeqCst);
             let ms = held.as_millis() as u64;
             ArbiterLocal::count(|w| {
                 w.stalls += 1;

@@ -150,11 +150,13 @@ impl<W: Worker> HandlerPool<W> {
 
     /// Picks and takes a handler, unless the only free ones are on stalled arbiters.
     fn try_route(&self, home: Option<usize>) -> Option<Picked<W>> {
+        let now = load::now_us();
         let mut free = self.free.lock();
         let candidates = self.members.iter().zip(free.iter()).map(|(m, f)| Candidate {
             free_handlers: f.len(),
             stalled: m.load.is_stalled(),
-            polling: m.load.is_polling(),
+            hogging: m.load.is_hogging(now),
+            starting: m.load.is_starting(),
             busy: m.load.busy.load(Ordering::Relaxed),
         });
         let first = self.next_first.fetch_add(1, Ordering::Relaxed);
@@ -172,7 +174,7 @@ impl<W: Worker> HandlerPool<W> {
         drop(free);
         // Counted down by the handler actor when the invocation's future ends (on its thread,
         // so that a finished invocation stops counting at once).
-        if member.load.busy.fetch_add(1, Ordering::Relaxed) == 0 {
+        if member.load.routed() == 0 {
             if let Some(watchdog) = self.watchdog.get() {
                 watchdog.wake();
             }
@@ -252,7 +254,9 @@ impl<W: Worker> Lease<W> {
     /// down nor come back): a fresh one takes its place in the pool, on the same arbiter.
     pub(crate) fn replace(&mut self) {
         if self.release.claim() {
-            self.release.pool.members[self.release.member].load.finished();
+            let load = &self.release.pool.members[self.release.member].load;
+            load.taken();
+            load.finished();
             self.release.pool.release(self.release.member, self.release.respawn());
         }
     }
@@ -271,7 +275,9 @@ impl<W: Worker> Drop for Lease<W> {
     fn drop(&mut self) {
         // Never sent its invocation (the poller failed in between): unused, so back at once.
         if !self.handed_over && self.release.claim() {
-            self.release.pool.members[self.release.member].load.finished();
+            let load = &self.release.pool.members[self.release.member].load;
+            load.taken();
+            load.finished();
             self.release.pool.release(self.release.member, self.handler.clone());
         }
     }
@@ -323,7 +329,9 @@ mod tests {
 
     /// What a handler actor does when its invocation ends.
     fn finish(lease: &mut Lease<Handler>) {
-        lease.release.pool.members[lease.arbiter_index()].load.finished();
+        let load = &lease.release.pool.members[lease.arbiter_index()].load;
+        load.taken();
+        load.finished();
         let handler = *lease.handler();
         lease.release().handler_done(handler);
     }

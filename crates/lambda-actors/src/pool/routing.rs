@@ -4,11 +4,13 @@
 //! The rule, in order of preference:
 //! 1. an arbiter with a free handler (always one: a poller holds a permit for it);
 //! 2. not stalled — no handler code is holding its thread past the stall threshold;
-//! 3. not running handler code this instant (a hog shows from its first poll on, before
-//!    it counts as stalled);
-//! 4. least busy — fewest invocations running there (so a free core is used before a
+//! 3. not running handler code for a millisecond or more this instant (a hog shows that way
+//!    long before it counts as stalled);
+//! 4. not about to run handler code (an event routed there and not yet taken: so two events
+//!    routed at once go to two threads);
+//! 5. least busy — fewest invocations running there (so a free core is used before a
 //!    thread is shared);
-//! 5. among equals, round-robin from a rotating start (so that two events routed at once
+//! 6. among equals, round-robin from a rotating start (so that two events routed at once
 //!    do not land on one thread because a count was a moment stale).
 //!
 //! A stalled arbiter is chosen only when every arbiter with a free handler is stalled.
@@ -22,7 +24,8 @@
 pub(crate) struct Candidate {
     pub(crate) free_handlers: usize,
     pub(crate) stalled: bool,
-    pub(crate) polling: bool,
+    pub(crate) hogging: bool,
+    pub(crate) starting: bool,
     pub(crate) busy: usize,
 }
 
@@ -47,7 +50,7 @@ where
     candidates
         .enumerate()
         .filter(|(_, c)| c.free_handlers > 0)
-        .min_by_key(|(index, c)| (c.stalled, c.polling, c.busy, (index + n - first % n) % n))
+        .min_by_key(|(index, c)| (c.stalled, c.hogging, c.starting, c.busy, (index + n - first % n) % n))
         .map(|(index, _)| index)
 }
 
@@ -59,7 +62,8 @@ mod tests {
         Candidate {
             free_handlers,
             stalled,
-            polling: false,
+            hogging: false,
+            starting: false,
             busy,
         }
     }
@@ -88,11 +92,22 @@ mod tests {
     #[test]
     fn a_thread_running_handler_code_now_is_passed_over_before_it_counts_as_stalled() {
         let hogging = Candidate {
-            polling: true,
+            hogging: true,
             ..c(3, false, 1)
         };
         assert_eq!(choose([hogging, c(3, false, 1)], 0, None), Some(1));
         assert_eq!(choose([hogging, c(3, false, 2)], 0, None), Some(1));
+    }
+
+    #[test]
+    fn two_events_routed_at_once_go_to_two_threads() {
+        // Arbiter 0 just got an event its actor has not taken; arbiter 1 is finishing one.
+        let starting = Candidate {
+            starting: true,
+            ..c(3, false, 1)
+        };
+        assert_eq!(choose([starting, c(3, false, 1)], 0, None), Some(1));
+        assert_eq!(choose([starting, c(3, false, 2)], 0, None), Some(1));
     }
 
     #[test]
