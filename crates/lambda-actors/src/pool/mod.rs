@@ -254,10 +254,7 @@ impl<W: Worker> Lease<W> {
     /// down nor come back): a fresh one takes its place in the pool, on the same arbiter.
     pub(crate) fn replace(&mut self) {
         if self.release.claim() {
-            let load = &self.release.pool.members[self.release.member].load;
-            load.taken();
-            load.finished();
-            self.release.pool.release(self.release.member, self.release.respawn());
+            self.release.never_ran(self.release.respawn());
         }
     }
 
@@ -275,10 +272,7 @@ impl<W: Worker> Drop for Lease<W> {
     fn drop(&mut self) {
         // Never sent its invocation (the poller failed in between): unused, so back at once.
         if !self.handed_over && self.release.claim() {
-            let load = &self.release.pool.members[self.release.member].load;
-            load.taken();
-            load.finished();
-            self.release.pool.release(self.release.member, self.handler.clone());
+            self.release.never_ran(self.handler.clone());
         }
     }
 }
@@ -305,6 +299,15 @@ impl<W> Clone for Release<W> {
 impl<W: Worker> Release<W> {
     fn claim(&self) -> bool {
         !self.claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// The invocation routed here never reached a handler: it is counted out of the
+    /// arbiter's load, and `handler` goes to the free list in its place.
+    fn never_ran(&self, handler: W) {
+        let load = &self.pool.members[self.member].load;
+        load.taken();
+        load.finished();
+        self.pool.release(self.member, handler);
     }
 
     fn respawn(&self) -> W {
