@@ -286,8 +286,9 @@ where
     let slots = config.mode.concurrency();
     // Managed Instances, isolated (the default): the pollers' Runtime-API I/O on I/O arbiters
     // (this, the main thread, and K - 1 more), user code on K handler arbiters of its own, so
-    // a handler that hogs its thread never holds up another slot's `/next` or answer. Shared: pollers and handlers on
-    // one arbiter per core, this thread the first. Classic mode: all on this thread.
+    // a handler that hogs its thread never holds up another slot's `/next` or answer.
+    // Shared: pollers and handlers on one arbiter per core, this thread the first. Classic
+    // mode: all on this thread.
     let main_arbiter = Arbiter::current();
     let (spawned, arbiters) = match (config.mode.is_managed(), config.scheduling) {
         (true, Scheduling::Isolated) => {

@@ -162,12 +162,14 @@ impl<W: Worker> HandlerPool<W> {
         let first = self.next_first.fetch_add(1, Ordering::Relaxed);
         let index = routing::choose(candidates, first, home).expect("a permit stands for a free handler");
         let member = &self.members[index];
-        let elsewhere_busy = self
-            .members
-            .iter()
-            .enumerate()
-            .any(|(i, m)| i != index && !m.load.is_stalled() && m.load.busy.load(Ordering::Relaxed) > 0);
-        if member.load.is_stalled() && elsewhere_busy {
+        // Chosen although stalled: wait instead while another thread may free a handler.
+        let elsewhere_busy = || {
+            self.members
+                .iter()
+                .enumerate()
+                .any(|(i, m)| i != index && !m.load.is_stalled() && m.load.busy.load(Ordering::Relaxed) > 0)
+        };
+        if member.load.is_stalled() && elsewhere_busy() {
             return None;
         }
         let handler = free[index].pop().expect("chosen for its free handler");
@@ -190,7 +192,7 @@ impl<W: Worker> HandlerPool<W> {
     }
 
     /// Starts watching the arbiters for stalls (Managed Instances mode).
-    pub(crate) fn watch(&self, threshold: std::time::Duration) -> std::io::Result<()> {
+    pub(crate) fn watch(&self, threshold: Duration) -> std::io::Result<()> {
         let watchdog = Watchdog::start(&self.loads(), threshold)?;
         let _ = self.watchdog.set(watchdog);
         Ok(())
