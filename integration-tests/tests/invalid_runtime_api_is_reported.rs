@@ -13,6 +13,9 @@ fn invalid_runtime_api_is_reported() {
         "http://",
         "host name:9001",
         "127.0.0.1:99999",
+        // Pass a naive host:port check, but no URL can have them in its path.
+        "127.0.0.1:9001/<rt>",
+        "127.0.0.1:9001/caf\u{e9}",
     ] {
         let mut proc = ProcessBuilder::new(binary(TESTBED)).runtime_api(value).spawn();
         let Some(status) = proc.wait_exit(T) else {

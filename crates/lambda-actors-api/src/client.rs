@@ -75,33 +75,64 @@ impl RuntimeClient {
 
     /// `GET /runtime/invocation/next`: waits, with no timeout, for the next event.
     pub async fn next(&self) -> Result<NextEvent, ApiError> {
-        let mut resp = self.http.get(self.next_uri.clone()).send().await.map_err(send_error)?;
+        self.next_head().await?.read().await
+    }
+
+    /// The first half of [`next`](Self::next): waits for the reply head. Once it is here the
+    /// event counts as delivered (its request id went out), so a caller that stops waiting for
+    /// events must still [`read`](NextReply::read) it and answer it.
+    pub async fn next_head(&self) -> Result<NextReply, ApiError> {
+        let resp = self.http.get(self.next_uri.clone()).send().await.map_err(send_error)?;
+        Ok(NextReply { resp })
+    }
+
+    /// `POST /extension/register` (Extensions API): registers an extension named `name` for
+    /// `events` (`INVOKE`, `SHUTDOWN`, or none). Returns the `Lambda-Extension-Identifier` the
+    /// other Extensions API calls must carry.
+    pub async fn register_extension(&self, name: &str, events: &[&str]) -> Result<String, ApiError> {
+        let body = serde_json::json!({ "events": events }).to_string();
+        let sent = self
+            .http
+            .post(self.endpoint.extension_register_url())
+            .insert_header((headers::EXTENSION_NAME, name))
+            .insert_header(("content-type", "application/json"))
+            .send_body(body)
+            .await;
+        let mut resp = sent.map_err(send_error)?;
         let code = resp.status().as_u16();
+        let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
         if !(200..300).contains(&code) {
-            let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
             return Err(ApiError::from_status(code, &body));
         }
-        let meta = InvocationMeta::from_header_pairs(resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        let declared = resp
-            .headers()
-            .get(awc::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<usize>().ok());
-        let body = resp.body().limit(MAX_EVENT_BYTES).await;
-        let meta = meta.map_err(ApiError::headers)?;
-        match body {
-            // awc ends a body at EOF without checking the declared length: a cut event must
-            // not reach the handler as if it were whole.
-            Ok(body) if declared.is_some_and(|n| body.len() < n) => Err(ApiError::body(
-                format_args!(
-                    "the body ended after {} of {} bytes",
-                    body.len(),
-                    declared.unwrap_or_default()
-                ),
-                meta,
-            )),
-            Ok(body) => Ok(NextEvent { meta, body }),
-            Err(e) => Err(ApiError::body(e, meta)),
+        match resp.headers().get(headers::EXTENSION_IDENTIFIER).map(|v| v.to_str()) {
+            Some(Ok(id)) if !id.is_empty() => Ok(id.to_owned()),
+            Some(_) => Err(ApiError::unsent(format_args!(
+                "the registration reply's {} header is empty or not text",
+                headers::EXTENSION_IDENTIFIER
+            ))),
+            None => Err(ApiError::unsent(format_args!(
+                "the registration reply has no {} header",
+                headers::EXTENSION_IDENTIFIER
+            ))),
+        }
+    }
+
+    /// `GET /extension/event/next` (Extensions API): waits, with no timeout, for the next
+    /// lifecycle event of the extension `id`; returns its JSON body.
+    pub async fn next_extension_event(&self, id: &str) -> Result<Bytes, ApiError> {
+        let sent = self
+            .http
+            .get(self.endpoint.extension_next_url())
+            .insert_header((headers::EXTENSION_IDENTIFIER, id))
+            .send()
+            .await;
+        let mut resp = sent.map_err(send_error)?;
+        let code = resp.status().as_u16();
+        let body = resp.body().limit(MAX_REPLY_BYTES).await.map_err(ApiError::transport)?;
+        if (200..300).contains(&code) {
+            Ok(body)
+        } else {
+            Err(ApiError::from_status(code, &body))
         }
     }
 
@@ -149,6 +180,52 @@ impl RuntimeClient {
             .insert_header(("content-type", "application/json"))
             .insert_header((headers::FUNCTION_ERROR_TYPE, error.header_type().as_ref()));
         read_reply(req.send_body(error.to_json()).await).await
+    }
+}
+
+/// A `/next` reply whose head has arrived: the event is delivered, its body still to read.
+pub struct NextReply {
+    resp: awc::ClientResponse,
+}
+
+impl std::fmt::Debug for NextReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextReply").field("status", &self.resp.status()).finish()
+    }
+}
+
+impl NextReply {
+    /// Reads the body; the event, or why it cannot be had (with its request id when the
+    /// headers named one, so it can still be answered).
+    pub async fn read(self) -> Result<NextEvent, ApiError> {
+        let mut resp = self.resp;
+        let code = resp.status().as_u16();
+        if !(200..300).contains(&code) {
+            let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
+            return Err(ApiError::from_status(code, &body));
+        }
+        let meta = InvocationMeta::from_header_pairs(resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+        let declared = resp
+            .headers()
+            .get(awc::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let body = resp.body().limit(MAX_EVENT_BYTES).await;
+        let meta = meta.map_err(ApiError::headers)?;
+        match body {
+            // awc ends a body at EOF without checking the declared length: a cut event must
+            // not reach the handler as if it were whole.
+            Ok(body) if declared.is_some_and(|n| body.len() < n) => Err(ApiError::body(
+                format_args!(
+                    "the body ended after {} of {} bytes",
+                    body.len(),
+                    declared.unwrap_or_default()
+                ),
+                meta,
+            )),
+            Ok(body) => Ok(NextEvent { meta, body }),
+            Err(e) => Err(ApiError::body(e, meta)),
+        }
     }
 }
 

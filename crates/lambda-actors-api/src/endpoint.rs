@@ -5,6 +5,9 @@ use std::fmt;
 /// The API version segment every Runtime API path starts with.
 pub const API_VERSION: &str = "2018-06-01";
 
+/// The API version segment of the Extensions API (same host and port, protocol.md §5).
+pub const EXTENSION_API_VERSION: &str = "2020-01-01";
+
 /// Where the Runtime API lives: host, port and an optional path prefix.
 ///
 /// Accepted forms: `127.0.0.1:9001` (what Lambda sets), `http://127.0.0.1:9001`,
@@ -61,6 +64,11 @@ impl Endpoint {
         };
         if path.contains(['?', '#']) {
             return Err(err("a query or fragment is not allowed"));
+        }
+        // Only what RFC 3986 allows in a path, so every URL built from it parses (awc's
+        // parser panics on some of the rest: non-ASCII, `<`, `>`, a backtick, `{`...).
+        if !path.bytes().all(is_path_byte) {
+            return Err(err("the path prefix has characters a URL path cannot have"));
         }
         let prefix = path.trim_end_matches('/').to_owned();
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
@@ -174,6 +182,29 @@ impl Endpoint {
     pub fn init_error_url(&self) -> String {
         format!("{}/runtime/init/error", self.base)
     }
+
+    /// URL of the Extensions API's `POST /extension/register`.
+    pub fn extension_register_url(&self) -> String {
+        self.extension_url("register")
+    }
+
+    /// URL of the Extensions API's `GET /extension/event/next`.
+    pub fn extension_next_url(&self) -> String {
+        self.extension_url("event/next")
+    }
+
+    fn extension_url(&self, tail: &str) -> String {
+        format!(
+            "http://{}:{}{}/{EXTENSION_API_VERSION}/extension/{tail}",
+            self.host, self.port, self.prefix
+        )
+    }
+}
+
+/// A byte RFC 3986 allows in a path: unreserved, sub-delims, `:`, `@`, `/` and `%` (of a
+/// percent-encoding).
+fn is_path_byte(b: u8) -> bool {
+    PathSegment::is_unreserved(b) || b"!$&'()*+,;=:@/%".contains(&b)
 }
 
 /// Percent-encodes a request id for use as one path segment. Lambda's ids are UUIDs, which
@@ -243,6 +274,10 @@ mod tests {
             ":9001",
             "host name:1",
             "127.0.0.1:9001/x?y=1",
+            "127.0.0.1:9001/<x>",
+            "127.0.0.1:9001/`",
+            "127.0.0.1:9001/caf\u{e9}",
+            "127.0.0.1:9001/{a}",
         ] {
             let err = Endpoint::parse(bad).expect_err(bad).to_string();
             assert!(err.contains(&format!("{bad:?}")), "{err}");

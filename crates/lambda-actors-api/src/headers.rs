@@ -26,3 +26,7 @@ pub const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
 pub const HTTP_INTEGRATION_CONTENT_TYPE: &str = "application/vnd.awslambda.http-integration-response";
 /// The `User-Agent` this runtime sends.
 pub const USER_AGENT: &str = concat!("lambda-actors/", env!("CARGO_PKG_VERSION"));
+/// The extension's name on `POST /extension/register` (Extensions API).
+pub const EXTENSION_NAME: &str = "lambda-extension-name";
+/// The id Lambda gives a registered extension; sent on every later Extensions API call.
+pub const EXTENSION_IDENTIFIER: &str = "lambda-extension-identifier";
