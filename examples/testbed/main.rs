@@ -1,5 +1,9 @@
 //! testbed: the function the black-box tests drive. Its contract (the `op` of the event) is
 //! fixed by the project's issues; keep every op exactly as specified.
+//!
+//! At shutdown every handler logs `handler shutdown hook ran` (with how many invocations it
+//! served) and the runtime logs `runtime shutdown hook ran`. `TESTBED_HOOK_MS=N` makes each
+//! hook sleep N ms first; `TESTBED_HOOK_PANIC=1` makes them panic instead.
 
 use lambda_actors::stream::HttpPrelude;
 use lambda_actors::{Context, Error, ResponseHandler, ResponseWriter};
@@ -49,6 +53,11 @@ enum Op {
     Background {
         ms: u64,
     },
+    /// Answers `{"spawned":true}` at once; work started with `lambda_actors::spawn` sleeps
+    /// `ms`, then logs `spawned work done`.
+    Spawn {
+        ms: u64,
+    },
     /// Blocks the handler's thread: `std::thread::sleep` inside the async handler.
     Block {
         ms: u64,
@@ -74,12 +83,16 @@ fn ok() -> u16 {
     200
 }
 
-struct Testbed;
+#[derive(Default)]
+struct Testbed {
+    served: u64,
+}
 
 impl ResponseHandler for Testbed {
     type Event = Value;
 
     async fn handle(&mut self, event: Value, ctx: Context, out: ResponseWriter) -> Result<(), Error> {
+        self.served += 1;
         let op: Op = serde_json::from_value(event.clone())
             .map_err(|e| Error::new("Runtime.UnmarshalError", format!("not a testbed event: {e}")))?;
         match op {
@@ -122,8 +135,31 @@ impl ResponseHandler for Testbed {
                 tracing::info!("background done");
                 Ok(())
             }
+            Op::Spawn { ms } => {
+                lambda_actors::spawn(async move {
+                    actix_rt::time::sleep(Duration::from_millis(ms)).await;
+                    tracing::info!("spawned work done");
+                });
+                out.send(&json!({ "spawned": true })).await
+            }
             buffered => out.send(&buffered_op(buffered, event, ctx).await?).await,
         }
+    }
+
+    async fn shutdown(&mut self) {
+        shutdown_hook().await;
+        tracing::info!(served = self.served, "handler shutdown hook ran");
+    }
+}
+
+/// What both shutdown hooks do first, as `TESTBED_HOOK_MS` / `TESTBED_HOOK_PANIC` say.
+async fn shutdown_hook() {
+    if std::env::var("TESTBED_HOOK_PANIC").is_ok_and(|v| v == "1") {
+        panic!("testbed shutdown hook panicked");
+    }
+    let ms = std::env::var("TESTBED_HOOK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    if ms > 0 {
+        actix_rt::time::sleep(Duration::from_millis(ms)).await;
     }
 }
 
@@ -189,7 +225,7 @@ async fn buffered_op(op: Op, event: Value, ctx: Context) -> Result<Value, Error>
             Ok(json!({ "logged": true }))
         }
         Op::Hang => std::future::pending().await,
-        Op::Stream { .. } | Op::Background { .. } => unreachable!("answered by the caller"),
+        Op::Stream { .. } | Op::Background { .. } | Op::Spawn { .. } => unreachable!("answered by the caller"),
     }
 }
 
@@ -203,8 +239,13 @@ fn spin(ms: u64) {
 }
 
 fn main() -> Result<(), lambda_actors::RuntimeError> {
-    lambda_actors::run_response_handler(|| match std::env::var("TESTBED_INIT_FAIL") {
-        Ok(message) => Err(Error::new("TestbedInitError", message)),
-        Err(_) => Ok(Testbed),
-    })
+    lambda_actors::Runtime::new()
+        .on_shutdown(async {
+            shutdown_hook().await;
+            tracing::info!("runtime shutdown hook ran");
+        })
+        .run_response_handler(|_| match std::env::var("TESTBED_INIT_FAIL") {
+            Ok(message) => Err(Error::new("TestbedInitError", message)),
+            Err(_) => Ok(Testbed::default()),
+        })
 }

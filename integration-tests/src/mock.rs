@@ -13,6 +13,8 @@ use crate::http::{self, ChunkInfo, Head};
 
 /// The Runtime API version prefix every endpoint lives under.
 pub const API_VERSION: &str = "/2018-06-01";
+/// The path segment of the Extensions API, under the same prefix.
+pub const EXTENSION_API: &str = "/2020-01-01/extension/";
 
 /// How long a parked `/next` sleeps between checks that its client is still connected.
 const PARK_POLL: Duration = Duration::from_millis(50);
@@ -235,6 +237,9 @@ pub enum NextFault {
     /// Wait for an event, then trickle the reply head out in small pieces spread over this long,
     /// then the body. The event is delivered whole.
     SlowHeaders(Duration),
+    /// Wait for an event, write the reply head and half of the body, then hold the rest until
+    /// [`MockRuntimeApi::release_held_bodies`]. The event counts as delivered.
+    HoldBody,
 }
 
 impl NextFault {
@@ -353,6 +358,21 @@ impl Answer {
     }
 }
 
+/// One `POST /extension/register` as the mock received it.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The `Lambda-Extension-Name` header.
+    pub name: Option<String>,
+    /// The body (`{"events":[...]}`).
+    pub body: serde_json::Value,
+    /// When it arrived.
+    pub at: Instant,
+    /// The status the mock replied with.
+    pub status: u16,
+    /// The `Lambda-Extension-Identifier` the mock gave it (on success).
+    pub identifier: Option<String>,
+}
+
 /// One `POST /runtime/init/error` as the mock received it.
 #[derive(Debug, Clone)]
 pub struct InitError {
@@ -452,6 +472,12 @@ struct State {
     answer_faults: HashMap<String, VecDeque<AnswerFault>>,
     reset_uploads: Vec<String>,
     discard_answer_bodies: bool,
+    registrations: Vec<Registration>,
+    register_status: Option<u16>,
+    extension_next_calls: Vec<(Instant, Option<String>)>,
+    extension_parked: usize,
+    held_bodies: usize,
+    release_held: bool,
 }
 
 struct Shared {
@@ -591,6 +617,47 @@ impl MockRuntimeApi {
     pub fn reply_every(&self, n: usize, status: u16) {
         assert!(n > 0, "reply_every needs n > 0");
         self.shared.lock().status_every = Some((n, status));
+    }
+
+    /// `/extension/register` is replied to with `status` and an error body (default: 200 and an
+    /// identifier).
+    pub fn reply_register(&self, status: u16) {
+        self.shared.lock().register_status = Some(status);
+    }
+
+    /// Every `POST /extension/register` received, in order.
+    pub fn registrations(&self) -> Vec<Registration> {
+        self.shared.lock().registrations.clone()
+    }
+
+    /// When each `GET /extension/event/next` arrived, with its `Lambda-Extension-Identifier`.
+    pub fn extension_next_calls(&self) -> Vec<(Instant, Option<String>)> {
+        self.shared.lock().extension_next_calls.clone()
+    }
+
+    /// `GET /extension/event/next` calls parked now.
+    pub fn extension_parked(&self) -> usize {
+        self.shared.lock().extension_parked
+    }
+
+    /// Waits until `n` `GET /extension/event/next` calls are parked.
+    pub fn wait_for_extension_parked(&self, n: usize, timeout: Duration) -> Result<(), String> {
+        self.wait(&format!("{n} parked /extension/event/next"), timeout, |st| {
+            (st.extension_parked >= n).then_some(())
+        })
+    }
+
+    /// Waits until `n` replies scripted with [`NextFault::HoldBody`] are holding their body.
+    pub fn wait_for_held_bodies(&self, n: usize, timeout: Duration) -> Result<(), String> {
+        self.wait(&format!("{n} /next replies holding their body"), timeout, |st| {
+            (st.held_bodies >= n).then_some(())
+        })
+    }
+
+    /// Lets every reply held by [`NextFault::HoldBody`] write the rest of its body.
+    pub fn release_held_bodies(&self) {
+        self.shared.lock().release_held = true;
+        self.shared.changed.notify_all();
     }
 
     /// `/init/error` is replied to with `status` (default 202).
@@ -994,6 +1061,14 @@ fn handle_request(
     writer: &mut TcpStream,
     head: &Head,
 ) -> io::Result<Conn> {
+    if let Some(route) = head
+        .path
+        .strip_prefix(shared.prefix.as_str())
+        .and_then(|p| p.strip_prefix(EXTENSION_API))
+    {
+        let route = route.to_owned();
+        return handle_extension(shared, reader, writer, head, &route);
+    }
     let route = head
         .path
         .strip_prefix(shared.prefix.as_str())
@@ -1095,6 +1170,78 @@ fn handle_request(
             reply_status(writer, status)?;
             Ok(Conn::Keep)
         }
+    }
+}
+
+/// The Extensions API: `POST register` and a parked `GET event/next` (it never sends an
+/// event: the runtime registers an internal extension for none).
+fn handle_extension(
+    shared: &Shared,
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+    head: &Head,
+    route: &str,
+) -> io::Result<Conn> {
+    let body = http::read_body(reader, head)?;
+    match (head.method.as_str(), route) {
+        ("POST", "register") => {
+            let (status, identifier) = {
+                let mut st = shared.lock();
+                let status = st.register_status.unwrap_or(200);
+                let identifier =
+                    (status == 200).then(|| format!("mock-extension-{}", st.registrations.len() + 1));
+                st.registrations.push(Registration {
+                    name: head.header("lambda-extension-name").map(str::to_owned),
+                    body: serde_json::from_slice(&body.bytes).unwrap_or(serde_json::Value::Null),
+                    at: Instant::now(),
+                    status,
+                    identifier: identifier.clone(),
+                });
+                (status, identifier)
+            };
+            shared.changed.notify_all();
+            match identifier {
+                Some(id) => {
+                    let headers = [
+                        ("Content-Type".to_string(), "application/json".to_string()),
+                        ("Lambda-Extension-Identifier".to_string(), id),
+                    ];
+                    let reply = serde_json::json!({
+                        "functionName": "mock", "functionVersion": "$LATEST", "handler": "testbed"
+                    });
+                    http::write_response(writer, status, &headers, reply.to_string().as_bytes(), false)?;
+                }
+                None => json_reply(
+                    writer,
+                    status,
+                    &serde_json::json!({
+                        "errorMessage": format!("mock extension registration replied {status}"),
+                        "errorType": "Extension.RegistrationClosed",
+                    }),
+                    false,
+                )?,
+            }
+            Ok(Conn::Keep)
+        }
+        ("GET", "event/next") => {
+            let mut st = shared.lock();
+            st.extension_next_calls
+                .push((Instant::now(), head.header("lambda-extension-identifier").map(str::to_owned)));
+            st.extension_parked += 1;
+            shared.changed.notify_all();
+            while !shared.stopping.load(Ordering::SeqCst) && client_alive(reader) {
+                st = shared
+                    .changed
+                    .wait_timeout(st, PARK_POLL)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            st.extension_parked -= 1;
+            drop(st);
+            shared.changed.notify_all();
+            Ok(Conn::Close)
+        }
+        _ => not_found(shared, writer, head),
     }
 }
 
@@ -1241,6 +1388,29 @@ fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpSt
                 return Ok(end);
             }
             (sent, result)
+        }
+        Some(NextFault::HoldBody) => {
+            let half = body.len() / 2;
+            let mut out = head.clone();
+            out.extend_from_slice(&body[..half]);
+            let (sent, result) = write_counting(writer, &out);
+            if result.is_err() {
+                (sent, result)
+            } else {
+                let mut st = shared.lock();
+                st.held_bodies += 1;
+                shared.changed.notify_all();
+                while !st.release_held && !shared.stopping.load(Ordering::SeqCst) {
+                    st = shared
+                        .changed
+                        .wait_timeout(st, PARK_POLL)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                drop(st);
+                let (rest, result) = write_counting(writer, &body[half..]);
+                (sent + rest, result)
+            }
         }
         Some(NextFault::SlowHeaders(over)) => {
             const PIECES: usize = 10;

@@ -77,3 +77,32 @@ fn next_reply_without_request_id_is_logged_and_skipped_managed() {
     // One slot: the poller that skipped the reply is the one that serves the next event.
     skipped_then_served(Run::managed(1, &[]));
 }
+
+/// A Runtime API that keeps sending such replies must not turn the slots into a hot loop: the
+/// retries go through the same capped exponential back-off as other `/next` failures.
+#[test]
+fn replies_without_request_id_in_a_row_are_backed_off() {
+    let _m = shared_machine();
+    let run = Run::managed(1, &[]);
+    run.parked(1);
+    let before = run.mock.next_calls();
+    for _ in 0..5 {
+        run.mock
+            .queue(Event::json(&json!({"op": "echo"})).omit_header(REQUEST_ID));
+    }
+    run.mock
+        .wait_for_next_calls(before + 5, T)
+        .unwrap_or_else(|e| run.fail(&e));
+    let times = run.mock.next_call_times();
+    let gaps: Vec<_> = times[before..].windows(2).map(|w| w[1] - w[0]).collect();
+    // Back-off 50, 100, 200, 400 ms (jittered): the four gaps sum to well over 300 ms. A hot
+    // loop makes them take a few milliseconds in all. (A lower bound: a slow machine only
+    // makes it larger.)
+    let total: std::time::Duration = gaps.iter().sum();
+    run.check(total >= std::time::Duration::from_millis(300), || {
+        format!("five replies without a request id in a row were retried {gaps:?} apart: no back-off")
+    });
+    let id = run.send(json!({"op": "echo", "after": "back-off"}));
+    let body = run.ok_json(&run.answer(&id));
+    run.check(body["after"] == "back-off", || format!("echo after the back-off: {body}"));
+}

@@ -32,6 +32,12 @@ use std::sync::Arc;
 pub trait HttpHandler: 'static {
     /// Handles one request.
     fn handle(&mut self, request: Request, ctx: Context) -> impl Future<Output = Result<http::Response<Body>, Error>>;
+
+    /// Runs once at shutdown, after this handler's last request, on its slot's thread, within
+    /// the shutdown window: see [`lambda_actors::Handler::shutdown`]. Default: nothing.
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
 }
 
 /// Runs an [`HttpHandler`] as a [`lambda_actors::Handler`]: decodes the event (API Gateway
@@ -88,6 +94,10 @@ impl<H: HttpHandler> lambda_actors::Handler for Adapter<H> {
         let (request, format) = event.into_http()?;
         let response = self.handler.handle(request, ctx).await?;
         Ok(format.response(response))
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        self.handler.shutdown()
     }
 }
 

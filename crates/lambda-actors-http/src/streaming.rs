@@ -41,6 +41,12 @@ pub trait StreamingHttpHandler: 'static {
         ctx: Context,
         response: HttpResponseWriter,
     ) -> impl Future<Output = Result<(), Error>>;
+
+    /// Runs once at shutdown, after this handler's last request, on its slot's thread, within
+    /// the shutdown window: see [`lambda_actors::Handler::shutdown`]. Default: nothing.
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
 }
 
 /// The answer side of a streamed HTTP response.
@@ -154,5 +160,9 @@ impl<H: StreamingHttpHandler> ResponseHandler for StreamingAdapter<H> {
             source: format.source(),
         };
         self.handler.handle(request, ctx, writer).await
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        self.handler.shutdown()
     }
 }

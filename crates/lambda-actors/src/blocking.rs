@@ -44,6 +44,12 @@ pub trait BlockingHandler: Send + 'static {
     type Output: Serialize;
     /// Handles one invocation, on a blocking thread.
     fn handle(&mut self, event: Self::Event, ctx: Context) -> Result<Self::Output, Error>;
+
+    /// Runs once when the runtime shuts down, after this handler's last invocation, on a
+    /// blocking thread. Bounded by the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`): a
+    /// hook that overruns it is abandoned (its thread runs on until the process exits) and
+    /// logged, one that panics is logged. Default: nothing.
+    fn shutdown(&mut self) {}
 }
 
 /// Runs `f` on a thread of tokio's blocking pool, inside the current invocation's span, and
@@ -92,5 +98,17 @@ impl<H: BlockingHandler> Service for Blocking<H> {
             body: result?,
             content_type: "application/json",
         })
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(mut handler) = self.0.take() {
+            self.0 = Some(
+                spawn_blocking(move || {
+                    handler.shutdown();
+                    handler
+                })
+                .await,
+            );
+        }
     }
 }

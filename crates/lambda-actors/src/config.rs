@@ -120,9 +120,17 @@ pub struct Config {
     pub deadline_reclaim: bool,
     /// `LAMBDA_ACTORS_DEADLINE_GRACE_MS`: how long past the deadline before reclaiming. Default 100.
     pub deadline_grace: Duration,
-    /// `LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`: how long in-flight invocations may take after
-    /// SIGTERM/SIGINT. Default 2000.
+    /// `LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`: the shutdown window, from SIGTERM/SIGINT to exit:
+    /// in-flight invocations, work started with [`spawn`](crate::spawn) and the shutdown hooks
+    /// all end within it; what still runs then is answered `Runtime.Shutdown`. Default 200:
+    /// Lambda's shortest SIGTERM-to-SIGKILL time (300 ms, classic with external extensions),
+    /// less up to 50 ms for those last answers and 50 ms to log the last lines and exit
+    /// (docs/reliability.md).
     pub shutdown_grace: Duration,
+    /// `LAMBDA_ACTORS_GRACEFUL_SHUTDOWN`: register an internal extension during init, so that
+    /// Lambda sends SIGTERM (and the drain runs) instead of killing the process outright.
+    /// Default on; `0` turns it off.
+    pub graceful_shutdown: bool,
     /// `LAMBDA_ACTORS_STALL_WARN_MS`: a handler that keeps its thread busy this long without
     /// yielding is a stall (one WARN per invocation, counted in the metrics; in Managed
     /// Instances mode its thread gets no new events until it yields). Default 100; 0 = off.
@@ -285,8 +293,12 @@ impl Config {
         let shutdown_grace = millis(
             "LAMBDA_ACTORS_SHUTDOWN_GRACE_MS",
             lookup("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS"),
-            2000,
+            200,
         )?;
+        let graceful_shutdown = match lookup("LAMBDA_ACTORS_GRACEFUL_SHUTDOWN") {
+            Some(v) => switch("LAMBDA_ACTORS_GRACEFUL_SHUTDOWN", &v)?,
+            None => true,
+        };
         let metrics_interval = match lookup("LAMBDA_ACTORS_METRICS_INTERVAL_SECS") {
             Some(v) => match whole("LAMBDA_ACTORS_METRICS_INTERVAL_SECS", &v, 86_400)? {
                 0 => None,
@@ -407,6 +419,7 @@ impl Config {
             deadline_reclaim,
             deadline_grace,
             shutdown_grace,
+            graceful_shutdown,
             stall_warn,
             scheduling,
             metrics_interval,

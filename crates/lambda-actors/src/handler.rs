@@ -43,6 +43,14 @@ pub trait Handler: 'static {
     type Output: Serialize;
     /// Handles one invocation.
     fn handle(&mut self, event: Self::Event, ctx: Context) -> impl Future<Output = Result<Self::Output, Error>>;
+
+    /// Runs once when the runtime shuts down (SIGTERM, or a [`RuntimeHandle`](crate::RuntimeHandle)),
+    /// after this handler's last invocation, on its slot's thread: close connections, flush
+    /// what it buffered. Bounded by the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`); a
+    /// hook that overruns it is abandoned and logged, one that panics is logged. Default: nothing.
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
 }
 
 /// A handler of raw bytes: no JSON decoding or encoding.
@@ -51,6 +59,14 @@ pub trait RawHandler: 'static {
     const CONTENT_TYPE: &'static str = "application/octet-stream";
     /// Handles one invocation.
     fn handle(&mut self, event: Bytes, ctx: Context) -> impl Future<Output = Result<Bytes, Error>>;
+
+    /// Runs once when the runtime shuts down (SIGTERM, or a [`RuntimeHandle`](crate::RuntimeHandle)),
+    /// after this handler's last invocation, on its slot's thread: close connections, flush
+    /// what it buffered. Bounded by the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`); a
+    /// hook that overruns it is abandoned and logged, one that panics is logged. Default: nothing.
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
 }
 
 /// What a service produced: a buffered body for the poller to post, or "already answered"
@@ -69,6 +85,9 @@ pub(crate) enum Reply {
 /// [`Answer`] for handlers that answer by themselves.
 pub(crate) trait Service: 'static {
     fn call(&mut self, event: Bytes, ctx: Context, answer: Answer) -> impl Future<Output = Result<Reply, Error>>;
+
+    /// The user handler's shutdown hook.
+    fn shutdown(&mut self) -> impl Future<Output = ()>;
 }
 
 /// Adapts a typed [`Handler`] into a [`Service`].
@@ -82,6 +101,10 @@ impl<H: Handler> Service for Json<H> {
             body: encode(&output)?,
             content_type: "application/json",
         })
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        self.0.shutdown()
     }
 }
 
@@ -116,6 +139,10 @@ impl<H: RawHandler> Service for Raw<H> {
             body,
             content_type: H::CONTENT_TYPE,
         })
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        self.0.shutdown()
     }
 }
 

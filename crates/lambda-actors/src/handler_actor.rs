@@ -1,4 +1,5 @@
-//! The handler actor: owns one user handler and runs one invocation at a time.
+//! The handler actor: owns one user handler and runs one invocation at a time; at shutdown,
+//! runs the handler's shutdown hook after its last invocation ([`StopHandler`]).
 
 use crate::answer::Answer;
 use crate::handler::{Reply, Service};
@@ -11,6 +12,7 @@ use actix::prelude::*;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 use tracing::Instrument;
 
 /// Builds a service on the arbiter that will run it (so it needs neither `Send` nor `Sync`).
@@ -30,6 +32,37 @@ pub(crate) struct Invoke {
 
 impl Message for Invoke {
     type Result = Invoked;
+}
+
+/// Run the handler's shutdown hook, once the invocation it may be running has ended; `done`
+/// is sent when the hook has returned, panicked or been abandoned at `deadline`.
+pub(crate) struct StopHandler {
+    pub(crate) deadline: Instant,
+    pub(crate) done: oneshot::Sender<()>,
+}
+
+impl Message for StopHandler {
+    type Result = ();
+}
+
+/// Every handler actor of the runtime, by its [`StopHandler`] address (each adds itself when
+/// it starts), so the drain can reach them all, idle or busy.
+#[derive(Default)]
+pub(crate) struct HandlerHooks(parking_lot::Mutex<Vec<Recipient<StopHandler>>>);
+
+impl HandlerHooks {
+    /// Asks every live handler actor to run its hook; one receiver per actor asked.
+    pub(crate) fn stop_all(&self, deadline: Instant) -> Vec<oneshot::Receiver<()>> {
+        let actors = std::mem::take(&mut *self.0.lock());
+        actors
+            .into_iter()
+            .filter(Recipient::connected)
+            .filter_map(|actor| {
+                let (done, rx) = oneshot::channel();
+                actor.try_send(StopHandler { deadline, done }).ok().map(|()| rx)
+            })
+            .collect()
+    }
 }
 
 /// The pool of this runtime's handler actors, by their address.
@@ -56,6 +89,8 @@ pub(crate) enum Outcome {
     TimedOut,
     /// No handler could be built (the factory keeps failing).
     Unavailable(Error),
+    /// Still running when the shutdown window ended (set by the poller, not the actor).
+    ShutDown,
 }
 
 /// Owns one user handler. Its state is taken out for the length of an invocation and put
@@ -68,6 +103,9 @@ pub(crate) struct HandlerActor<S: Service> {
     /// The load of the arbiter this actor runs on, measured around each poll of its handler.
     load: Arc<ArbiterLoad>,
     stall_warn: Option<Duration>,
+    hooks: Arc<HandlerHooks>,
+    /// A shutdown asked for while an invocation ran: the hook runs when it ends.
+    stop_after_invocation: Option<StopHandler>,
 }
 
 impl<S: Service> HandlerActor<S> {
@@ -77,6 +115,7 @@ impl<S: Service> HandlerActor<S> {
         mailbox_capacity: usize,
         load: Arc<ArbiterLoad>,
         stall_warn: Option<Duration>,
+        hooks: Arc<HandlerHooks>,
     ) -> Self {
         Self {
             service: service.map(Box::new),
@@ -84,7 +123,35 @@ impl<S: Service> HandlerActor<S> {
             mailbox_capacity,
             load,
             stall_warn,
+            hooks,
+            stop_after_invocation: None,
         }
+    }
+
+    /// Runs the handler's shutdown hook (bounded by the deadline), then puts the handler back,
+    /// so an event delivered in the last moment before the drain is still served.
+    fn run_shutdown_hook(&mut self, stop: StopHandler, ctx: &mut actix::Context<Self>) {
+        let StopHandler { deadline, done } = stop;
+        let Some(mut service) = self.service.take() else {
+            let _ = done.send(());
+            return;
+        };
+        let hook = CatchUnwind(Box::pin(async move {
+            service.shutdown().await;
+            service
+        }));
+        let bounded = tokio::time::timeout_at(deadline.into(), hook);
+        ctx.spawn(bounded.into_actor(self).map(move |ended, act, _| {
+            match ended {
+                Ok(Ok(service)) => act.service = Some(service),
+                Ok(Err(panic)) => tracing::error!("a handler's shutdown hook panicked: {panic}"),
+                Err(_) => tracing::warn!(
+                    "a handler's shutdown hook did not finish within the shutdown window \
+                     (LAMBDA_ACTORS_SHUTDOWN_GRACE_MS): abandoned"
+                ),
+            }
+            let _ = done.send(());
+        }));
     }
 
     fn rebuild(&mut self) -> Result<Box<S>, Error> {
@@ -100,6 +167,20 @@ impl<S: Service> Actor for HandlerActor<S> {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.mailbox_capacity);
+        self.hooks.0.lock().push(ctx.address().recipient());
+    }
+}
+
+impl<S: Service> Handler<StopHandler> for HandlerActor<S> {
+    type Result = ();
+
+    fn handle(&mut self, msg: StopHandler, ctx: &mut Self::Context) {
+        if self.service.is_some() {
+            self.run_shutdown_hook(msg, ctx);
+        } else {
+            // Mid-invocation (its handler is out of the actor): after it.
+            self.stop_after_invocation = Some(msg);
+        }
     }
 }
 
@@ -142,7 +223,7 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
                 None => Some(run.await),
             }
         };
-        Box::pin(timed.into_actor(self).map(move |ended, act, _| {
+        Box::pin(timed.into_actor(self).map(move |ended, act, ctx| {
             act.load.finished();
             let handler_time = started.elapsed();
             let outcome = match ended {
@@ -161,6 +242,9 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
             };
             // Back to the pool with its service in place, before the poller posts the answer.
             release.handler_done(me);
+            if let Some(stop) = act.stop_after_invocation.take() {
+                act.run_shutdown_hook(stop, ctx);
+            }
             Invoked { outcome, handler_time }
         }))
     }

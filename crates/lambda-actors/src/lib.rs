@@ -6,6 +6,7 @@ mod blocking;
 pub mod config;
 mod context;
 mod error;
+mod extension;
 mod handler;
 mod handler_actor;
 mod logging;
@@ -125,8 +126,16 @@ where
 }
 
 /// Spawns a future on the current arbiter that keeps the current invocation's span, so its
-/// log lines carry the invocation's `requestId`.
+/// log lines carry the invocation's `requestId`. At shutdown the drain waits for it, within
+/// the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`).
 pub fn spawn<F: Future<Output = ()> + 'static>(fut: F) -> actix_rt::task::JoinHandle<()> {
     use tracing::Instrument;
-    actix_rt::spawn(fut.in_current_span())
+    let counted = shared::SpawnedWork::start();
+    actix_rt::spawn(
+        async move {
+            let _counted = counted;
+            fut.await;
+        }
+        .in_current_span(),
+    )
 }

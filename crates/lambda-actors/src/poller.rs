@@ -104,14 +104,23 @@ async fn poll_loop(
         let Some(permit) = shared.until_drained(pool.acquire()).await else {
             return;
         };
-        let Some(next) = shared.until_drained(local.client.next()).await else {
+        // Only the wait for the reply head gives way to the drain: once it is here the event
+        // is delivered, and is read, run and answered like any other.
+        let Some(head) = shared.until_drained(local.client.next_head()).await else {
             return;
+        };
+        let (next, receiving) = match head {
+            Ok(reply) => {
+                let receiving = Receiving::new(&shared);
+                (reply.read().await, Some(receiving))
+            }
+            Err(err) => (Err(err), None),
         };
         let err = match next {
             Ok(event) => {
                 backoff.reset();
                 let mut lease = pool.route(permit, home).await;
-                invoke(&local, &shared, &mut lease, event).await;
+                invoke(&local, &shared, &mut lease, event, receiving).await;
                 continue;
             }
             Err(err) => err,
@@ -121,8 +130,19 @@ async fn poll_loop(
             answer_unreadable(meta, &err).await;
             continue;
         }
+        drop(receiving);
         if err.is_bad_headers() {
-            tracing::error!(slot, "skipping an event that cannot be answered: {err}");
+            // Nothing to answer it with. Not at once again: a Runtime API that keeps sending
+            // such replies must not turn the slots into a hot loop.
+            let delay = backoff.next_delay(managed);
+            tracing::error!(
+                slot,
+                "skipping an event that cannot be answered: {err}; next GET /next in {} ms",
+                delay.as_millis()
+            );
+            if shared.until_drained(actix_rt::time::sleep(delay)).await.is_none() {
+                return;
+            }
             continue;
         }
         if !managed {
@@ -145,6 +165,23 @@ async fn poll_loop(
         if shared.until_drained(actix_rt::time::sleep(delay)).await.is_none() {
             return;
         }
+    }
+}
+
+/// Marks a poller between a `/next` reply head and handing its event over (see
+/// [`Shared::receiving`]).
+struct Receiving<'a>(&'a Shared);
+
+impl<'a> Receiving<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.receiving.fetch_add(1, Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.receiving.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -177,7 +214,13 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut HandlerLease, event: NextEvent) {
+async fn invoke(
+    local: &ArbiterLocal,
+    shared: &Shared,
+    lease: &mut HandlerLease,
+    event: NextEvent,
+    receiving: Option<Receiving<'_>>,
+) {
     let received = Instant::now();
     let NextEvent { meta, body } = event;
     let bytes_in = body.len() as u64;
@@ -230,15 +273,23 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut HandlerLease,
         span: span.clone(),
         release,
     });
+    // Queued to the handler: a shutdown hook asked for from now on runs after it.
+    drop(receiving);
     // The handler actor reclaims its own invocation at `reclaim_at` — if its thread lets it.
     // A thread blocked in handler code cannot: then the poller, on its own thread, answers.
-    let sent = match reclaim_at {
-        Some(at) => tokio::time::timeout_at((at + BLOCKED_MARGIN).into(), sent).await.ok(),
-        None => Some(sent.await),
+    let sent = async move {
+        match reclaim_at {
+            Some(at) => tokio::time::timeout_at((at + BLOCKED_MARGIN).into(), sent).await.ok(),
+            None => Some(sent.await),
+        }
     };
-    let Invoked { outcome, handler_time } = match sent {
-        Some(Ok(invoked)) => invoked,
-        Some(Err(e)) => {
+    let Invoked { outcome, handler_time } = match shared.until_cut(sent).await {
+        None => Invoked {
+            outcome: Outcome::ShutDown,
+            handler_time: received.elapsed(),
+        },
+        Some(Some(Ok(invoked))) => invoked,
+        Some(Some(Err(e))) => {
             lease.replace();
             Invoked {
                 outcome: Outcome::Unavailable(Error::new(
@@ -248,7 +299,7 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut HandlerLease,
                 handler_time: Duration::ZERO,
             }
         }
-        None => {
+        Some(None) => {
             span.in_scope(|| {
                 tracing::error!(
                     arbiter = lease.arbiter_index(),
@@ -269,6 +320,7 @@ async fn invoke(local: &ArbiterLocal, shared: &Shared, lease: &mut HandlerLease,
         Outcome::Done(Err(_)) | Outcome::Unavailable(_) => (1, 0, 0),
         Outcome::Panicked(_) => (1, 1, 0),
         Outcome::TimedOut => (1, 0, 1),
+        Outcome::ShutDown => (1, 0, 0),
     };
     finish(&answer, outcome).instrument(span).await;
     drop(in_flight);
@@ -332,6 +384,14 @@ async fn finish(answer: &Answer, outcome: Outcome) {
             tracing::error!("no handler to run the invocation: {err}");
             answer.error(&err).await
         }
+        Outcome::ShutDown => {
+            tracing::error!("handler still running when the shutdown window ended: answered Runtime.Shutdown");
+            if pending {
+                answer.error(&shutdown_error()).await
+            } else {
+                Ok(())
+            }
+        }
     };
     report(answer, result);
 }
@@ -344,6 +404,15 @@ fn panic_error(message: String) -> Error {
 /// What a reclaimed handler is reported as, on `/error` or in stream trailers.
 fn timeout_error() -> Error {
     Error::new("Runtime.Timeout", "the handler did not finish before its deadline")
+}
+
+/// What an invocation still running at the end of the shutdown window is reported as.
+fn shutdown_error() -> Error {
+    Error::new(
+        "Runtime.Shutdown",
+        "the execution environment shut down before the handler finished \
+         (LAMBDA_ACTORS_SHUTDOWN_GRACE_MS bounds the wait)",
+    )
 }
 
 /// Ends a stream the handler left open: normally if it returned `Ok`, else with error trailers.
@@ -370,6 +439,10 @@ async fn finish_stream(answer: &Answer, outcome: Outcome) {
             stream.fail(&timeout_error()).await
         }
         Outcome::Unavailable(err) => stream.fail(&err).await,
+        Outcome::ShutDown => {
+            tracing::error!("handler still streaming when the shutdown window ended: ended it with error trailers");
+            stream.fail(&shutdown_error()).await
+        }
     };
     answer.stream_ended();
     if let Err(e) = result {

@@ -2,13 +2,14 @@
 
 use crate::config::{Config, ConfigError, Scheduling};
 use crate::handler::{FnHandler, Json, Raw, Service};
-use crate::handler_actor::{Factory, HandlerActor, Invoke};
+use crate::extension::{self, ShutdownExtension};
+use crate::handler_actor::{Factory, HandlerActor, HandlerHooks, Invoke};
 use crate::poller::Poller;
 use crate::pool::load::ArbiterLoad;
 use crate::pool::{HandlerPool, Respawn};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::Supervisor;
-use crate::supervisor::{Arbiters, StartPoller};
+use crate::supervisor::{Arbiters, ShutdownHook, StartPoller};
 use crate::{logging, Context, Error, Handler, RawHandler, RuntimeError};
 use actix::prelude::*;
 use actix_rt::{Arbiter, ArbiterHandle};
@@ -62,6 +63,7 @@ struct Options {
     logging: bool,
     example_event: &'static str,
     on_started: Option<Box<dyn FnOnce(Started) + Send>>,
+    shutdown_hooks: Vec<ShutdownHook>,
 }
 
 /// What [`Runtime::on_started`] gets once every slot is polling.
@@ -112,6 +114,7 @@ impl Runtime<()> {
                 logging: true,
                 example_event: "{}",
                 on_started: None,
+                shutdown_hooks: Vec::new(),
             },
         }
     }
@@ -149,6 +152,35 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     /// handle that stops the runtime. The test kit uses it; so can embedders.
     pub fn on_started(mut self, f: impl FnOnce(Started) + Send + 'static) -> Self {
         self.options.on_started = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `hook` once when the runtime shuts down (SIGTERM, a `SHUTDOWN` event, or a
+    /// [`RuntimeHandle`]): flush a telemetry client, close a pool. It starts when the
+    /// invocations in flight and the work started with [`spawn`](crate::spawn) are done, or
+    /// halfway through the shutdown window at the latest, and must end within the window
+    /// (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`): one that overruns is abandoned and logged, one that
+    /// panics is logged. Hooks run side by side, on the main thread.
+    ///
+    /// ```no_run
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// fn main() -> Result<(), lambda_actors::RuntimeError> {
+    ///     let served = Arc::new(AtomicU64::new(0));
+    ///     let total = served.clone();
+    ///     lambda_actors::Runtime::new()
+    ///         .on_shutdown(async move {
+    ///             println!("served {} invocations", total.load(Ordering::Relaxed));
+    ///         })
+    ///         .run_fn(move |event: serde_json::Value, _ctx| {
+    ///             served.fetch_add(1, Ordering::Relaxed);
+    ///             async move { Ok(event) }
+    ///         })
+    /// }
+    /// ```
+    pub fn on_shutdown(mut self, hook: impl Future<Output = ()> + 'static) -> Self {
+        self.options.shutdown_hooks.push(Box::pin(hook));
         self
     }
 
@@ -341,7 +373,17 @@ where
         .on_started
         .take()
         .map(|f| move |handle| f(Started { invoke_url, handle }));
-    let result = run_slots(&config, &endpoint, &shared, arbiters, factory, slots, on_started).await;
+    let shutdown_hooks = std::mem::take(&mut options.shutdown_hooks);
+    let result = run_slots(
+        &config,
+        &endpoint,
+        &shared,
+        arbiters,
+        factory,
+        (slots, shutdown_hooks),
+        on_started,
+    )
+    .await;
     for arbiter in &spawned {
         arbiter.stop();
     }
@@ -394,9 +436,10 @@ async fn run_slots<Svc: Service>(
     shared: &Arc<Shared>,
     arbiters: Arbiters,
     factory: Factory<Svc>,
-    slots: usize,
+    (slots, shutdown_hooks): (usize, Vec<ShutdownHook>),
     on_started: Option<impl FnOnce(RuntimeHandle)>,
 ) -> Result<(), RuntimeError> {
+    let hooks = Arc::new(HandlerHooks::default());
     // Phase 1: every handler is built before any poller asks for an event, so a factory
     // failure is an init error with no event taken. Handlers are spread round-robin over the
     // handler arbiters; every arbiter gets an awc client for the answers sent from it.
@@ -409,9 +452,9 @@ async fn run_slots<Svc: Service>(
             .count();
         let load = Arc::new(ArbiterLoad::default());
         let (tx, rx) = oneshot::channel();
-        let (factory, endpoint, thread_load) = (factory.clone(), endpoint.clone(), load.clone());
+        let (factory, endpoint, thread_load, hooks) = (factory.clone(), endpoint.clone(), load.clone(), hooks.clone());
         arbiter.spawn_fn(move || {
-            let built = build_handlers(handlers, factory, &endpoint, capacity, thread_load, stall_warn);
+            let built = build_handlers(handlers, factory, &endpoint, capacity, (thread_load, hooks), stall_warn);
             let _ = tx.send(built);
         });
         ready.push((arbiter.clone(), load, rx));
@@ -436,13 +479,16 @@ async fn run_slots<Svc: Service>(
             io.spawn_fn(move || install_local(&endpoint));
         }
     }
-    let respawn: Respawn<Recipient<Invoke>> = Arc::new(move |arbiter: &ArbiterHandle, load: Arc<ArbiterLoad>| {
-        let factory = factory.clone();
-        HandlerActor::start_in_arbiter(arbiter, move |_| {
-            HandlerActor::new(None, factory, capacity, load, stall_warn)
+    let respawn: Respawn<Recipient<Invoke>> = {
+        let hooks = hooks.clone();
+        Arc::new(move |arbiter: &ArbiterHandle, load: Arc<ArbiterLoad>| {
+            let (factory, hooks) = (factory.clone(), hooks.clone());
+            HandlerActor::start_in_arbiter(arbiter, move |_| {
+                HandlerActor::new(None, factory, capacity, load, stall_warn, hooks)
+            })
+            .recipient()
         })
-        .recipient()
-    });
+    };
     let pool = HandlerPool::new(members, respawn);
     // Stalls steer the router only where there is a choice: in Managed Instances mode.
     if let (Some(threshold), true) = (stall_warn, config.mode.is_managed()) {
@@ -450,6 +496,15 @@ async fn run_slots<Svc: Service>(
             tracing::warn!("cannot start the stall watchdog thread: {e}; stalls are still logged when they end");
         }
     }
+
+    // The internal extension, before the first `/next` (Lambda closes registration then), so
+    // that Lambda sends SIGTERM at shutdown instead of killing the process.
+    let extension = if config.graceful_shutdown {
+        let client = Rc::new(RuntimeClient::new(endpoint));
+        extension::register(&client).await.map(|id| (id, client))
+    } else {
+        None
+    };
 
     // Phase 2: the supervisor, then one poller per slot on its I/O arbiter.
     let (exit_tx, exit_rx) = oneshot::channel();
@@ -467,7 +522,18 @@ async fn run_slots<Svc: Service>(
             });
         })
     };
-    let supervisor = Supervisor::new(shared.clone(), arbiters, pool.clone(), start_poller.clone(), exit_tx).start();
+    let supervisor = Supervisor::new(
+        shared.clone(),
+        arbiters,
+        pool.clone(),
+        start_poller.clone(),
+        (hooks, shutdown_hooks),
+        exit_tx,
+    )
+    .start();
+    if let Some((id, client)) = extension {
+        ShutdownExtension::new(id, client, shared.clone(), supervisor.clone()).start();
+    }
     for slot in 0..slots {
         start_poller(slot, supervisor.clone());
     }
@@ -498,14 +564,14 @@ fn build_handlers<Svc: Service>(
     factory: Factory<Svc>,
     endpoint: &Endpoint,
     capacity: usize,
-    load: Arc<ArbiterLoad>,
+    (load, hooks): (Arc<ArbiterLoad>, Arc<HandlerHooks>),
     stall_warn: Option<Duration>,
 ) -> Result<Vec<Recipient<Invoke>>, Error> {
     let mut built = Vec::with_capacity(handlers);
     for _ in 0..handlers {
         let service = factory()?;
         built.push(
-            HandlerActor::new(Some(service), factory.clone(), capacity, load.clone(), stall_warn)
+            HandlerActor::new(Some(service), factory.clone(), capacity, load.clone(), stall_warn, hooks.clone())
                 .start()
                 .recipient(),
         );

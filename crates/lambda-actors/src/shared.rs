@@ -19,7 +19,13 @@ pub(crate) struct Shared {
     draining: AtomicBool,
     stopping: AtomicBool,
     drain: Notify,
+    /// The end of the shutdown window: invocations still running are answered and dropped.
+    cut: AtomicBool,
+    cut_notify: Notify,
     pub(crate) in_flight: AtomicUsize,
+    /// Pollers between a `/next` reply head and the hand-off of its event to a handler: the
+    /// drain waits for them before it runs the handlers' shutdown hooks.
+    pub(crate) receiving: AtomicUsize,
     pub(crate) pollers_alive: AtomicUsize,
     /// Pollers restarted by the supervisor (counted there, off the hot path).
     pub(crate) poller_restarts: AtomicU64,
@@ -33,7 +39,10 @@ impl Shared {
             draining: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             drain: Notify::new(),
+            cut: AtomicBool::new(false),
+            cut_notify: Notify::new(),
             in_flight: AtomicUsize::new(0),
+            receiving: AtomicUsize::new(0),
             pollers_alive: AtomicUsize::new(0),
             poller_restarts: AtomicU64::new(0),
         })
@@ -59,25 +68,70 @@ impl Shared {
         self.stopping.load(Ordering::SeqCst)
     }
 
+    /// The shutdown window is over: whatever still runs is answered and given up.
+    pub(crate) fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        self.cut_notify.notify_waiters();
+    }
+
+    /// Runs `fut` until it completes (`Some`) or the shutdown window ends (`None`).
+    pub(crate) async fn until_cut<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let notified = self.cut_notify.notified();
+        if self.cut.load(Ordering::SeqCst) {
+            return None;
+        }
+        first_of(fut, notified).await
+    }
+
     /// Runs `fut` until it completes (`Some`) or draining starts (`None`).
     pub(crate) async fn until_drained<F: Future>(&self, fut: F) -> Option<F::Output> {
         let notified = self.drain.notified();
         if self.is_draining() {
             return None;
         }
-        let mut fut = pin!(fut);
-        let mut notified = pin!(notified);
-        poll_fn(|cx| {
-            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Some(v));
-            }
-            if notified.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-            Poll::Pending
-        })
-        .await
+        first_of(fut, notified).await
     }
+}
+
+/// Work started with [`crate::spawn`] and not finished yet, process-wide: the drain waits
+/// for it (within the shutdown window).
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one piece of spawned work for as long as it lives (finished, or dropped unfinished).
+pub(crate) struct SpawnedWork(());
+
+impl SpawnedWork {
+    pub(crate) fn start() -> Self {
+        SPAWNED.fetch_add(1, Ordering::SeqCst);
+        Self(())
+    }
+
+    /// How many are alive now.
+    pub(crate) fn alive() -> usize {
+        SPAWNED.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SpawnedWork {
+    fn drop(&mut self) {
+        SPAWNED.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `Some(fut's output)`, or `None` if `stop` completes first (`fut` is polled first).
+async fn first_of<F: Future, S: Future>(fut: F, stop: S) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut stop = pin!(stop);
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// What the code on one arbiter shares: its awc client (awc is `!Send`) for the answers sent

@@ -1,8 +1,10 @@
-//! The supervisor actor: restarts what dies, turns signals into a drain, ends the process.
+//! The supervisor actor: restarts what dies, turns signals into a drain (in-flight work,
+//! spawned work, shutdown hooks, all within the shutdown window), ends the process.
 
-use crate::handler_actor::Pool;
+use crate::handler_actor::{HandlerHooks, Pool};
 use crate::metrics::{Gauges, Summary, Window};
-use crate::shared::{ArbiterLocal, Shared};
+use crate::panic::CatchUnwind;
+use crate::shared::{ArbiterLocal, Shared, SpawnedWork};
 use crate::RuntimeError;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
@@ -60,6 +62,13 @@ impl Arbiters {
     }
 }
 
+/// A runtime-wide shutdown hook ([`crate::Runtime::on_shutdown`]).
+pub(crate) type ShutdownHook = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+/// How long, after the shutdown window, the answers to invocations cut short may take
+/// before the process exits anyway.
+const CUT_ANSWERS: Duration = Duration::from_millis(50);
+
 /// Starts the poller of a slot on its I/O arbiter (made by the runtime, which knows the
 /// poller; used again by the supervisor to restart one).
 pub(crate) type StartPoller = Arc<dyn Fn(usize, Addr<Supervisor>) + Send + Sync>;
@@ -71,6 +80,8 @@ pub(crate) struct Supervisor {
     arbiters: Arbiters,
     pool: Arc<Pool>,
     start_poller: StartPoller,
+    handler_hooks: Arc<HandlerHooks>,
+    shutdown_hooks: Vec<ShutdownHook>,
     exit: Option<oneshot::Sender<Result<(), RuntimeError>>>,
     exiting: bool,
     signals: u32,
@@ -83,6 +94,7 @@ impl Supervisor {
         arbiters: Arbiters,
         pool: Arc<Pool>,
         start_poller: StartPoller,
+        (handler_hooks, shutdown_hooks): (Arc<HandlerHooks>, Vec<ShutdownHook>),
         exit: oneshot::Sender<Result<(), RuntimeError>>,
     ) -> Self {
         Self {
@@ -90,6 +102,8 @@ impl Supervisor {
             arbiters,
             pool,
             start_poller,
+            handler_hooks,
+            shutdown_hooks,
             exit: Some(exit),
             exiting: false,
             signals: 0,
@@ -245,24 +259,81 @@ impl Handler<Shutdown> for Supervisor {
 }
 
 impl Supervisor {
-    /// Stops polling, waits for in-flight invocations (up to the grace), then exits `Ok`.
+    /// The drain, all within the shutdown window `W` (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`) from
+    /// now: polling stops at once (an event whose reply head has arrived is still served);
+    /// each handler's shutdown hook runs after its last invocation; the runtime's hooks once
+    /// in-flight and spawned work are done, or at `W / 2` at the latest; at `W` whatever still
+    /// runs is answered `Runtime.Shutdown`; then the process exits `Ok`.
     fn drain(&mut self, why: &str, ctx: &mut Context<Self>) {
-        let grace = self.shared.config.shutdown_grace;
+        let window = self.shared.config.shutdown_grace;
+        let start = Instant::now();
+        let deadline = start + window;
         tracing::info!(
             in_flight = self.shared.in_flight.load(Ordering::SeqCst),
-            "{why}: stopped polling, letting in-flight invocations finish (up to {} ms)",
-            grace.as_millis()
+            "{why}: stopped polling; in-flight invocations, spawned work and shutdown hooks get {} ms",
+            window.as_millis()
         );
         self.shared.start_drain();
-        let until = Instant::now() + grace;
-        ctx.run_interval(Duration::from_millis(10), move |act, ctx| {
-            let in_flight = act.shared.in_flight.load(Ordering::SeqCst);
-            if in_flight == 0 || Instant::now() >= until {
-                if in_flight > 0 {
-                    tracing::warn!(in_flight, "shutdown grace over with invocations still running");
-                }
-                act.exit(Ok(()), ctx);
+        let shared = self.shared.clone();
+        let handler_hooks = self.handler_hooks.clone();
+        let runtime_hooks = std::mem::take(&mut self.shutdown_hooks);
+        let drained = async move {
+            let idle = || shared.in_flight.load(Ordering::SeqCst) == 0 && SpawnedWork::alive() == 0;
+            // Events already arriving reach their handlers first, so every hook follows its
+            // handler's last invocation.
+            wait_until(deadline, || shared.receiving.load(Ordering::SeqCst) == 0).await;
+            let handlers_done = handler_hooks.stop_all(deadline);
+            wait_until(start + window / 2, idle).await;
+            run_shutdown_hooks(runtime_hooks, deadline).await;
+            wait_until(deadline, idle).await;
+            for done in handlers_done {
+                let _ = tokio::time::timeout_at(deadline.into(), done).await;
             }
-        });
+            let (in_flight, spawned) = (shared.in_flight.load(Ordering::SeqCst), SpawnedWork::alive());
+            if in_flight > 0 || spawned > 0 {
+                tracing::warn!(
+                    in_flight,
+                    spawned,
+                    "the shutdown window ({} ms) is over with work still running: answering the \
+                     invocations Runtime.Shutdown, dropping the rest",
+                    window.as_millis()
+                );
+            }
+            shared.cut();
+            wait_until(Instant::now() + CUT_ANSWERS, || shared.in_flight.load(Ordering::SeqCst) == 0).await;
+        };
+        ctx.spawn(drained.into_actor(self).map(|(), act, ctx| act.exit(Ok(()), ctx)));
+    }
+}
+
+/// Waits until `done()` holds or `until` comes, checking every 5 ms (only while draining).
+async fn wait_until(until: Instant, mut done: impl FnMut() -> bool) {
+    while !done() && Instant::now() < until {
+        actix_rt::time::sleep(Duration::from_millis(5).min(until.saturating_duration_since(Instant::now()))).await;
+    }
+}
+
+/// Runs the runtime-wide hooks side by side, each bounded by `deadline`; an overrun or a panic
+/// is logged.
+async fn run_shutdown_hooks(hooks: Vec<ShutdownHook>, deadline: Instant) {
+    let running: Vec<_> = hooks
+        .into_iter()
+        .enumerate()
+        .map(|(index, hook)| {
+            actix_rt::spawn(async move {
+                match tokio::time::timeout_at(deadline.into(), CatchUnwind(hook)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(panic)) => tracing::error!(hook = index, "a shutdown hook panicked: {panic}"),
+                    Err(_) => tracing::warn!(
+                        hook = index,
+                        "a shutdown hook did not finish within the shutdown window \
+                         (LAMBDA_ACTORS_SHUTDOWN_GRACE_MS): abandoned"
+                    ),
+                }
+            })
+        })
+        .collect();
+    for hook in running {
+        let _ = hook.await;
     }
 }

@@ -41,6 +41,14 @@ pub trait ResponseHandler: 'static {
         ctx: Context,
         response: ResponseWriter,
     ) -> impl Future<Output = Result<(), Error>>;
+
+    /// Runs once when the runtime shuts down (SIGTERM, or a [`RuntimeHandle`](crate::RuntimeHandle)),
+    /// after this handler's last invocation, on its slot's thread: close connections, flush
+    /// what it buffered. Bounded by the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`); a
+    /// hook that overruns it is abandoned and logged, one that panics is logged. Default: nothing.
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
 }
 
 /// The answer side of one invocation, for a [`ResponseHandler`].
@@ -94,5 +102,9 @@ impl<H: ResponseHandler> Service for Responding<H> {
         let event = decode::<H::Event>(&event)?;
         self.0.handle(event, ctx, ResponseWriter { answer }).await?;
         Ok(Reply::Answered)
+    }
+
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        self.0.shutdown()
     }
 }
