@@ -157,7 +157,10 @@ async fn shutdown_hook() {
     if std::env::var("TESTBED_HOOK_PANIC").is_ok_and(|v| v == "1") {
         panic!("testbed shutdown hook panicked");
     }
-    let ms = std::env::var("TESTBED_HOOK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ms = std::env::var("TESTBED_HOOK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     if ms > 0 {
         actix_rt::time::sleep(Duration::from_millis(ms)).await;
     }

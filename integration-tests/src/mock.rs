@@ -1188,8 +1188,7 @@ fn handle_extension(
             let (status, identifier) = {
                 let mut st = shared.lock();
                 let status = st.register_status.unwrap_or(200);
-                let identifier =
-                    (status == 200).then(|| format!("mock-extension-{}", st.registrations.len() + 1));
+                let identifier = (status == 200).then(|| format!("mock-extension-{}", st.registrations.len() + 1));
                 st.registrations.push(Registration {
                     name: head.header("lambda-extension-name").map(str::to_owned),
                     body: serde_json::from_slice(&body.bytes).unwrap_or(serde_json::Value::Null),
@@ -1225,8 +1224,10 @@ fn handle_extension(
         }
         ("GET", "event/next") => {
             let mut st = shared.lock();
-            st.extension_next_calls
-                .push((Instant::now(), head.header("lambda-extension-identifier").map(str::to_owned)));
+            st.extension_next_calls.push((
+                Instant::now(),
+                head.header("lambda-extension-identifier").map(str::to_owned),
+            ));
             st.extension_parked += 1;
             shared.changed.notify_all();
             while !shared.stopping.load(Ordering::SeqCst) && client_alive(reader) {

@@ -26,11 +26,15 @@ fn event_whose_reply_head_arrived_before_sigterm_is_answered() {
         run.check(status.code() == Some(0), || format!("exit {status}, expected 0"));
         let answers = run.mock.answers_for(&id);
         run.check(answers.len() == 1, || {
-            format!("the event delivered at SIGTERM got {} answers, expected 1", answers.len())
+            format!(
+                "the event delivered at SIGTERM got {} answers, expected 1",
+                answers.len()
+            )
         });
         let body = run.ok_json(&answers[0]);
-        run.check(body["op"] == "echo" && body["pad"].as_str().map(str::len) == Some(4000), || {
-            format!("echo answer: {}", &body.to_string()[..100.min(body.to_string().len())])
-        });
+        run.check(
+            body["op"] == "echo" && body["pad"].as_str().map(str::len) == Some(4000),
+            || format!("echo answer: {}", &body.to_string()[..100.min(body.to_string().len())]),
+        );
     }
 }

@@ -17,10 +17,9 @@ fn registers_before_the_first_next(mut run: Run, slots: usize) {
         format!("expected one registration, got {registrations:?}")
     });
     let reg = &registrations[0];
-    run.check(
-        reg.name.as_deref() == Some("lambda-actors-graceful-shutdown"),
-        || format!("Lambda-Extension-Name: {:?}", reg.name),
-    );
+    run.check(reg.name.as_deref() == Some("lambda-actors-graceful-shutdown"), || {
+        format!("Lambda-Extension-Name: {:?}", reg.name)
+    });
     run.check(reg.body == json!({"events": []}), || {
         format!("an internal extension registers for no events, got {}", reg.body)
     });
@@ -29,10 +28,9 @@ fn registers_before_the_first_next(mut run: Run, slots: usize) {
         "the registration came after the first /runtime/invocation/next (Lambda refuses it then)".into()
     });
     let parked = run.mock.extension_next_calls();
-    run.check(
-        parked.len() == 1 && parked[0].1 == reg.identifier,
-        || format!("event/next must carry the identifier {:?}: {parked:?}", reg.identifier),
-    );
+    run.check(parked.len() == 1 && parked[0].1 == reg.identifier, || {
+        format!("event/next must carry the identifier {:?}: {parked:?}", reg.identifier)
+    });
     // And the function is served as before.
     let id = run.send(json!({"op": "echo", "x": 1}));
     let body = run.ok_json(&run.answer(&id));
@@ -60,7 +58,10 @@ fn graceful_shutdown_off_registers_nothing() {
     let id = run.send(json!({"op": "echo"}));
     run.answer(&id);
     run.check(run.mock.registrations().is_empty(), || {
-        format!("registered with LAMBDA_ACTORS_GRACEFUL_SHUTDOWN=0: {:?}", run.mock.registrations())
+        format!(
+            "registered with LAMBDA_ACTORS_GRACEFUL_SHUTDOWN=0: {:?}",
+            run.mock.registrations()
+        )
     });
     run.check(run.mock.extension_next_calls().is_empty(), || {
         "an event/next with LAMBDA_ACTORS_GRACEFUL_SHUTDOWN=0".into()
@@ -88,10 +89,9 @@ fn failed_registration_is_one_warning_and_the_runtime_goes_on() {
     run.check(warnings.len() == 1, || {
         format!("expected one line about the failed registration, got {warnings:?}")
     });
-    run.check(
-        warnings[0].contains("WARN") && warnings[0].contains("403"),
-        || format!("the warning should be a WARN naming the reply (403): {}", warnings[0]),
-    );
+    run.check(warnings[0].contains("WARN") && warnings[0].contains("403"), || {
+        format!("the warning should be a WARN naming the reply (403): {}", warnings[0])
+    });
     run.check(run.mock.extension_next_calls().is_empty(), || {
         "event/next without a registration".into()
     });

@@ -104,5 +104,7 @@ fn replies_without_request_id_in_a_row_are_backed_off() {
     });
     let id = run.send(json!({"op": "echo", "after": "back-off"}));
     let body = run.ok_json(&run.answer(&id));
-    run.check(body["after"] == "back-off", || format!("echo after the back-off: {body}"));
+    run.check(body["after"] == "back-off", || {
+        format!("echo after the back-off: {body}")
+    });
 }

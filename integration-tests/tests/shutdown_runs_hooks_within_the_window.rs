@@ -9,7 +9,11 @@ use crate::support::*;
 use std::time::{Duration, Instant};
 
 fn lines_with(run: &Run, needle: &str) -> Vec<integration_tests::Line> {
-    run.proc.lines().into_iter().filter(|l| l.text.contains(needle)).collect()
+    run.proc
+        .lines()
+        .into_iter()
+        .filter(|l| l.text.contains(needle))
+        .collect()
 }
 
 fn exit_after_sigterm(run: &mut Run, within: Duration) -> Duration {
@@ -18,7 +22,9 @@ fn exit_after_sigterm(run: &mut Run, within: Duration) -> Duration {
     let Some(status) = run.proc.wait_exit(within) else {
         run.fail(&format!("still running {within:?} after SIGTERM"))
     };
-    run.check(status.code() == Some(0), || format!("exit after SIGTERM: {status}, expected 0"));
+    run.check(status.code() == Some(0), || {
+        format!("exit after SIGTERM: {status}, expected 0")
+    });
     signalled.elapsed()
 }
 
@@ -33,16 +39,25 @@ fn handler_hooks_run_once_per_slot_after_its_last_invocation() {
     let answer = run.answer(&id);
     run.ok_json(&answer);
     let hooks = lines_with(&run, "handler shutdown hook ran");
-    run.check(hooks.len() == 2, || format!("expected one hook per slot (2), got {}", hooks.len()));
+    run.check(hooks.len() == 2, || {
+        format!("expected one hook per slot (2), got {}", hooks.len())
+    });
     // The slot that served the sleep ran its hook after the sleep was answered; the idle one
     // ran its hook at once.
-    let busy: Vec<_> = hooks.iter().filter(|l| l.text.contains("served=1") || l.text.contains("\"served\":1")).collect();
-    run.check(busy.len() == 1, || format!("one hook should report served=1: {hooks:?}"));
+    let busy: Vec<_> = hooks
+        .iter()
+        .filter(|l| l.text.contains("served=1") || l.text.contains("\"served\":1"))
+        .collect();
+    run.check(busy.len() == 1, || {
+        format!("one hook should report served=1: {hooks:?}")
+    });
     run.check(busy[0].at >= answer.received, || {
         "the busy slot's hook ran before its invocation was answered".into()
     });
     let runtime_hook = lines_with(&run, "runtime shutdown hook ran");
-    run.check(runtime_hook.len() == 1, || format!("runtime hook lines: {runtime_hook:?}"));
+    run.check(runtime_hook.len() == 1, || {
+        format!("runtime hook lines: {runtime_hook:?}")
+    });
     run.check(took >= Duration::from_millis(400), || {
         format!("exited {took:?} after SIGTERM with a 600 ms sleep in flight")
     });
@@ -76,9 +91,15 @@ fn a_hook_that_overruns_the_window_is_abandoned_and_logged() {
     let took = exit_after_sigterm(&mut run, T);
     let abandoned = lines_with(&run, "did not finish within the shutdown window");
     // Two handler hooks and the runtime hook.
-    run.check(abandoned.len() == 3, || format!("expected 3 abandoned-hook warnings: {abandoned:?}"));
-    run.check(abandoned.iter().all(|l| l.text.contains("WARN")), || format!("{abandoned:?}"));
-    run.check(lines_with(&run, "shutdown hook ran").is_empty(), || "a 20 s hook finished?".into());
+    run.check(abandoned.len() == 3, || {
+        format!("expected 3 abandoned-hook warnings: {abandoned:?}")
+    });
+    run.check(abandoned.iter().all(|l| l.text.contains("WARN")), || {
+        format!("{abandoned:?}")
+    });
+    run.check(lines_with(&run, "shutdown hook ran").is_empty(), || {
+        "a 20 s hook finished?".into()
+    });
     run.check(took < Duration::from_secs(5), || {
         format!("exited {took:?} after SIGTERM with a 300 ms window: the hooks were waited for")
     });
@@ -92,8 +113,12 @@ fn a_hook_that_panics_is_logged() {
     exit_after_sigterm(&mut run, T);
     // The runtime's lines (not the panic hook's own "panicked at" lines, which do not say this).
     let panicked = lines_with(&run, "shutdown hook panicked: testbed");
-    run.check(panicked.len() == 3, || format!("expected 3 hook panics logged: {panicked:?}"));
-    run.check(panicked.iter().all(|l| l.text.contains("ERROR")), || format!("{panicked:?}"));
+    run.check(panicked.len() == 3, || {
+        format!("expected 3 hook panics logged: {panicked:?}")
+    });
+    run.check(panicked.iter().all(|l| l.text.contains("ERROR")), || {
+        format!("{panicked:?}")
+    });
 }
 
 #[test]
@@ -105,12 +130,16 @@ fn default_window_answers_what_still_runs_then_exits() {
     run.mock.wait_for_deliveries(1, T).unwrap_or_else(|e| run.fail(&e));
     let took = exit_after_sigterm(&mut run, T);
     let answers = run.mock.answers_for(&id);
-    run.check(answers.len() == 1, || format!("the hung invocation got {} answers", answers.len()));
+    run.check(answers.len() == 1, || {
+        format!("the hung invocation got {} answers", answers.len())
+    });
     run.error_json(&answers[0], "Runtime.Shutdown");
     // The window is 200 ms; the bound is generous (shared machine), the lower one is the point.
     run.check(took >= Duration::from_millis(150), || {
         format!("exited {took:?} after SIGTERM: the invocation got no window at all")
     });
-    run.check(took < Duration::from_secs(3), || format!("exited {took:?} after SIGTERM"));
+    run.check(took < Duration::from_secs(3), || {
+        format!("exited {took:?} after SIGTERM")
+    });
     eprintln!("default window: exit 0 {took:?} after SIGTERM, hung invocation answered Runtime.Shutdown");
 }

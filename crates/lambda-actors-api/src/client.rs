@@ -190,7 +190,9 @@ pub struct NextReply {
 
 impl std::fmt::Debug for NextReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NextReply").field("status", &self.resp.status()).finish()
+        f.debug_struct("NextReply")
+            .field("status", &self.resp.status())
+            .finish()
     }
 }
 

@@ -25,6 +25,10 @@ const ACCEPTED: &[u8] =
 const ACCEPTED_CLOSE: &[u8] =
     b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: close\r\n\r\n{\"status\":\"OK\"}\n";
 const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+/// The Extensions API's reply to a registration (the runtime registers an internal extension
+/// so that Lambda sends it SIGTERM; `lambda_runtime` does not, by default).
+const REGISTERED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+    lambda-extension-identifier: bench-extension\r\ncontent-length: 2\r\n\r\n{}";
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:bench";
 const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
@@ -328,6 +332,19 @@ fn serve(conn: TcpStream, state: &State) -> io::Result<()> {
                 record_answer(state, id, sent_at, error);
                 writer.write_all(if close { ACCEPTED_CLOSE } else { ACCEPTED })?;
             }
+            Route::RegisterExtension => {
+                reader.read_body_into(content_length.unwrap_or(0), &mut body)?;
+                writer.write_all(REGISTERED)?;
+            }
+            Route::ExtensionNext => {
+                // Parked like Lambda does, until the mock stops.
+                let (lock, cvar) = &state.parked;
+                let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while !*stopped {
+                    stopped = cvar.wait(stopped).unwrap_or_else(|p| p.into_inner());
+                }
+                return Ok(());
+            }
             Route::InitError => {
                 reader.read_body_into(content_length.unwrap_or(0), &mut body)?;
                 state.init_errors.fetch_add(1, Ordering::Relaxed);
@@ -416,12 +433,19 @@ enum Route {
     Next,
     Answer { id: Option<usize>, error: bool },
     InitError,
+    RegisterExtension,
+    ExtensionNext,
     Unknown,
 }
 
 impl Route {
     fn of(head: &Head<'_>) -> Self {
         let path = head.second;
+        match (head.first, path) {
+            (b"POST", b"/2020-01-01/extension/register") => return Self::RegisterExtension,
+            (b"GET", b"/2020-01-01/extension/event/next") => return Self::ExtensionNext,
+            _ => {}
+        }
         let Some(rest) = path.strip_prefix(PREFIX.as_bytes()) else {
             return Self::Unknown;
         };

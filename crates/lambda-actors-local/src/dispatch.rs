@@ -50,6 +50,8 @@ struct State {
     init_error: Option<InitError>,
     /// A `/next` has been seen: init is over.
     initialized: bool,
+    /// Registered extensions, by the identifier they were given.
+    extensions: Vec<String>,
     next_ticket: u64,
 }
 
@@ -297,6 +299,29 @@ impl Shared {
             }
         }
         Some(pending)
+    }
+
+    /// For `/extension/register`: the new extension's identifier, or why not (registration
+    /// closes with the runtime's first `/next`, and Lambda allows 10 extensions).
+    pub(crate) fn register_extension(&self) -> Result<String, (&'static str, &'static str)> {
+        let mut st = self.state.lock();
+        if st.initialized {
+            return Err((
+                "Extension.RegistrationClosed",
+                "extensions register during init, before the runtime's first /next",
+            ));
+        }
+        if st.extensions.len() >= 10 {
+            return Err(("Extension.TooManyExtensions", "Lambda allows at most 10 extensions"));
+        }
+        let id = self.ids.uuid();
+        st.extensions.push(id.clone());
+        Ok(id)
+    }
+
+    /// Whether `id` is a registered extension's identifier.
+    pub(crate) fn is_extension(&self, id: &str) -> bool {
+        self.state.lock().extensions.iter().any(|e| e == id)
     }
 
     /// For `/next`: the oldest pending invoke, or a receiver that gets the next one.

@@ -157,6 +157,7 @@ mod config;
 mod dispatch;
 mod error;
 mod eventstream;
+mod extensions_api;
 mod http;
 mod ids;
 mod invoke_api;

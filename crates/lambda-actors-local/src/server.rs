@@ -217,6 +217,20 @@ async fn route(
 ) -> Result<bool, HttpError> {
     let path = head.path.as_str();
     let method = head.method.as_str();
+    if let Some(rest) = path.strip_prefix("/2020-01-01/extension/") {
+        return match (method, rest) {
+            ("POST", "register") => crate::extensions_api::register(shared, conn, head, body).await,
+            ("GET", "event/next") => crate::extensions_api::next_event(shared, conn, head, body).await,
+            _ => {
+                let reply = error_reply(
+                    404,
+                    "NotFound",
+                    format!("{method} {path} is not an Extensions API call"),
+                );
+                refuse(conn, head, body, reply).await
+            }
+        };
+    }
     if let Some(rest) = path
         .strip_prefix('/')
         .and_then(|p| p.strip_prefix(API_VERSION))

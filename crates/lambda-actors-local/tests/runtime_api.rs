@@ -254,3 +254,68 @@ fn an_answer_sent_after_expect_100_continue_is_accepted() {
     assert_eq!(client.read_reply().status, 202);
     assert_eq!(caller.join().unwrap().text(), "done");
 }
+
+#[test]
+fn an_internal_extension_registers_during_init_and_its_event_next_stays_parked() {
+    let h = Harness::with(|_| {});
+    let register = [("Lambda-Extension-Name", "probe")];
+    let reply = request(
+        h.addr,
+        "POST",
+        "/2020-01-01/extension/register",
+        &register,
+        br#"{"events":[]}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let id = reply
+        .header("lambda-extension-identifier")
+        .expect("an identifier")
+        .to_owned();
+    assert!(!id.is_empty());
+    assert_eq!(reply.json()["functionVersion"], "$LATEST");
+
+    // An unknown identifier is refused at once.
+    let reply = request(
+        h.addr,
+        "GET",
+        "/2020-01-01/extension/event/next",
+        &[("Lambda-Extension-Identifier", "nobody")],
+        b"",
+    );
+    assert_eq!(reply.status, 403, "{}", reply.text());
+
+    // The registered one parks: no reply while the server runs. It is parked by the time an
+    // invoke made after it is answered (one connection each, both served in order of arrival
+    // of their requests; the parked call cannot have been answered in between).
+    let mut parked = Client::connect(h.addr);
+    parked.send(
+        "GET",
+        "/2020-01-01/extension/event/next",
+        &[("Lambda-Extension-Identifier", &id)],
+        b"",
+    );
+    let mut rt = FakeRuntime::connect(&h.runtime_api);
+    let caller = std::thread::spawn({
+        let addr = h.addr;
+        move || invoke(addr, b"{}")
+    });
+    let event = rt.next();
+    assert_eq!(rt.respond(&event.request_id(), "application/json", b"7").status, 202);
+    assert_eq!(caller.join().unwrap().text(), "7");
+    assert!(parked.is_waiting(), "the parked event/next was answered or closed");
+
+    // Init is over once the runtime has asked for an event: registration is closed.
+    let reply = request(
+        h.addr,
+        "POST",
+        "/2020-01-01/extension/register",
+        &register,
+        br#"{"events":[]}"#,
+    );
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    assert_eq!(reply.json()["errorType"], "Extension.RegistrationClosed");
+
+    // Stopping the server ends the parked call.
+    h.stop();
+    assert!(parked.is_closed(), "the parked event/next outlived the server");
+}

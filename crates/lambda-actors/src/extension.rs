@@ -52,7 +52,12 @@ pub(crate) struct ShutdownExtension {
 }
 
 impl ShutdownExtension {
-    pub(crate) fn new(id: String, client: Rc<RuntimeClient>, shared: Arc<Shared>, supervisor: Addr<Supervisor>) -> Self {
+    pub(crate) fn new(
+        id: String,
+        client: Rc<RuntimeClient>,
+        shared: Arc<Shared>,
+        supervisor: Addr<Supervisor>,
+    ) -> Self {
         Self {
             id,
             client,

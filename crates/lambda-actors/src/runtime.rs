@@ -1,8 +1,8 @@
 //! Start-up: configuration, logging, init, arbiters, handlers, pollers — and the exit.
 
 use crate::config::{Config, ConfigError, Scheduling};
-use crate::handler::{FnHandler, Json, Raw, Service};
 use crate::extension::{self, ShutdownExtension};
+use crate::handler::{FnHandler, Json, Raw, Service};
 use crate::handler_actor::{Factory, HandlerActor, HandlerHooks, Invoke};
 use crate::poller::Poller;
 use crate::pool::load::ArbiterLoad;
@@ -571,9 +571,16 @@ fn build_handlers<Svc: Service>(
     for _ in 0..handlers {
         let service = factory()?;
         built.push(
-            HandlerActor::new(Some(service), factory.clone(), capacity, load.clone(), stall_warn, hooks.clone())
-                .start()
-                .recipient(),
+            HandlerActor::new(
+                Some(service),
+                factory.clone(),
+                capacity,
+                load.clone(),
+                stall_warn,
+                hooks.clone(),
+            )
+            .start()
+            .recipient(),
         );
     }
     install_local(endpoint);

@@ -300,7 +300,10 @@ impl Supervisor {
                 );
             }
             shared.cut();
-            wait_until(Instant::now() + CUT_ANSWERS, || shared.in_flight.load(Ordering::SeqCst) == 0).await;
+            wait_until(Instant::now() + CUT_ANSWERS, || {
+                shared.in_flight.load(Ordering::SeqCst) == 0
+            })
+            .await;
         };
         ctx.spawn(drained.into_actor(self).map(|(), act, ctx| act.exit(Ok(()), ctx)));
     }

@@ -298,6 +298,20 @@ impl Client {
         data
     }
 
+    /// Whether the server has neither replied nor closed the connection yet (checked without
+    /// waiting).
+    pub fn is_waiting(&mut self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        let sock = self.reader.get_ref();
+        sock.set_nonblocking(true).unwrap();
+        let mut byte = [0; 1];
+        let waiting = matches!(sock.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        sock.set_nonblocking(false).unwrap();
+        waiting
+    }
+
     /// Whether the server closed the connection (reads end of stream).
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0; 1];
