@@ -5,7 +5,7 @@ use crate::config::LogFormat;
 use parking_lot::RwLock;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
@@ -26,9 +26,11 @@ pub(crate) type LogTap = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 static TAPS: RwLock<Vec<(u64, LogTap)>> = RwLock::new(Vec::new());
 /// `TAPS.len()`, so that a line costs one atomic load when nothing listens (on Lambda).
 static TAP_COUNT: AtomicUsize = AtomicUsize::new(0);
-static NEXT_TAP: AtomicU64 = AtomicU64::new(0);
+#[cfg(feature = "local-server")]
+static NEXT_TAP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Passes every invocation's log lines to `tap` until the guard is dropped.
+#[cfg(feature = "local-server")]
 pub(crate) fn add_tap(tap: LogTap) -> TapGuard {
     let id = NEXT_TAP.fetch_add(1, Ordering::Relaxed);
     let mut taps = TAPS.write();
@@ -38,9 +40,11 @@ pub(crate) fn add_tap(tap: LogTap) -> TapGuard {
 }
 
 /// Removes its tap when dropped.
+#[cfg(feature = "local-server")]
 #[derive(Debug)]
 pub(crate) struct TapGuard(u64);
 
+#[cfg(feature = "local-server")]
 impl Drop for TapGuard {
     fn drop(&mut self) {
         let mut taps = TAPS.write();
