@@ -7,6 +7,7 @@ mod support;
 mod background_log_lines_carry_their_own_request_id;
 mod background_work_runs_after_the_response;
 mod blocking_handler_past_deadline_frees_its_slot;
+mod broken_stream_connections_are_resent_or_end_in_one_error;
 mod busy_handler_never_stalls_sibling_slots;
 mod classic_next_failure_exits_non_zero;
 mod concurrent_sleeps_overlap;
