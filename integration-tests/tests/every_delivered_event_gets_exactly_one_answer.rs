@@ -2,10 +2,11 @@
 //! mixed events (echo, handler error, panic, bad JSON, stream, background, context) at N=32,
 //! while the Runtime API misbehaves:
 //!
-//! - 10 % of answers are rejected (400, 403, 410, 413, 500 in turn): received, so they count,
-//!   and they must not be sent again;
-//! - ~1.5 % of answer uploads (`/response` and `/error`) are reset mid-upload: the mock read a
-//!   few bytes and never got the answer, so the runtime must send it again;
+//! - 13 % of answers are rejected (400, 403, 410, 413, 500 in turn), streams, background and
+//!   context answers among them: received, so they count, and they must not be sent again;
+//! - ~4.5 % of answer uploads (buffered `/response` and `/error`, streams, the answer of a
+//!   background invocation, a context event's) are reset mid-upload: the mock read a few bytes
+//!   and never got the answer, so the runtime must send it again (a stream whole);
 //! - every 1,000 events a few `/next` calls are reset before their headers, fail with 500, or
 //!   deliver an event whose body is cut short (FIN or RST after the headers): such an event is
 //!   still answered, once, with `Runtime.InvalidEvent`.
@@ -55,11 +56,15 @@ fn event(i: usize) -> (Event, Expect) {
     }
 }
 
-/// The answer fault scripted for event `i`, if any. Resets only hit buffered answers (an echo's
-/// `/response`, an error's `/error`): a stream cut mid-way cannot be sent again.
+/// The answer fault scripted for event `i`, if any: resets of buffered answers (an echo's
+/// `/response`, an error's `/error`), of streams (short ones are sent again whole), of the
+/// answer a background invocation sends before its work and of a context event's; rejections
+/// of every kind of answer.
 fn fault(i: usize) -> Option<AnswerFault> {
-    if i % 100 == 7 || i % 200 == 110 {
+    if i % 100 == 7 || i % 200 == 110 || matches!(i % 100, 17 | 18 | 19) {
         Some(AnswerFault::ResetMidUpload)
+    } else if matches!(i % 100, 37..=39) {
+        Some(AnswerFault::Status(REJECTIONS[(i / 100) % REJECTIONS.len()]))
     } else if i % 10 == 3 {
         Some(AnswerFault::Status(REJECTIONS[(i / 10) % REJECTIONS.len()]))
     } else {
