@@ -42,6 +42,11 @@ use std::future::Future;
 #[doc = include_str!("../../../README.md")]
 struct RepositoryReadme;
 
+// So do the shutdown examples of docs/reliability.md.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/reliability.md")]
+struct ReliabilityDoc;
+
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
     pub use crate::{
