@@ -61,7 +61,7 @@ fn event(i: usize) -> (Event, Expect) {
 /// answer a background invocation sends before its work and of a context event's; rejections
 /// of every kind of answer.
 fn fault(i: usize) -> Option<AnswerFault> {
-    if i % 100 == 7 || i % 200 == 110 || matches!(i % 100, 17 | 18 | 19) {
+    if i % 100 == 7 || i % 200 == 110 || matches!(i % 100, 17..=19) {
         Some(AnswerFault::ResetMidUpload)
     } else if matches!(i % 100, 37..=39) {
         Some(AnswerFault::Status(REJECTIONS[(i / 100) % REJECTIONS.len()]))
