@@ -26,13 +26,14 @@ struct Worker {
 
 impl ResponseHandler for Worker {
     type Event = Job;
+    type Error = Error;
 
     async fn handle(&mut self, event: Job, ctx: Context, out: ResponseWriter) -> Result<(), Error> {
         out.send(&json!({ "accepted": true, "job": event.job, "requestId": ctx.request_id() }))
             .await?; // the caller has its answer now
         tracing::info!("job {} accepted, {} steps to go", event.job, event.steps);
         for step in 1..=event.steps {
-            actix_rt::time::sleep(self.step_time).await;
+            tokio::time::sleep(self.step_time).await;
             tracing::info!("job {}: step {step}/{} done", event.job, event.steps);
         }
         tracing::info!("job {} finished", event.job);

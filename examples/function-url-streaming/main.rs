@@ -14,6 +14,7 @@ struct Teapot {
 }
 
 impl StreamingHttpHandler for Teapot {
+    type Error = Error;
     async fn handle(&mut self, request: Request, ctx: Context, response: HttpResponseWriter) -> Result<(), Error> {
         let lines: usize = match request.query_parameter("lines") {
             Some(n) => n
@@ -32,7 +33,7 @@ impl StreamingHttpHandler for Teapot {
         let mut body = response.start(head).await?;
         for i in 1..=lines.min(100) {
             if i > 1 {
-                actix_rt::time::sleep(self.delay).await;
+                tokio::time::sleep(self.delay).await;
             }
             body.write(format!("line {i} of {lines}\n")).await?;
         }

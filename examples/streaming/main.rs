@@ -16,6 +16,7 @@ struct Stream {
 
 impl ResponseHandler for Stream {
     type Event = serde_json::Value;
+    type Error = Error;
 
     async fn handle(&mut self, _event: serde_json::Value, ctx: Context, out: ResponseWriter) -> Result<(), Error> {
         let mut stream = out.stream();
@@ -30,7 +31,7 @@ impl ResponseHandler for Stream {
             .await?;
         for i in 1..=self.chunks {
             if i > 1 {
-                actix_rt::time::sleep(self.delay).await;
+                tokio::time::sleep(self.delay).await;
             }
             stream.write(format!("chunk {i}/{}\n", self.chunks)).await?;
         }

@@ -90,6 +90,7 @@ struct Testbed {
 
 impl ResponseHandler for Testbed {
     type Event = Value;
+    type Error = Error;
 
     async fn handle(&mut self, event: Value, ctx: Context, out: ResponseWriter) -> Result<(), Error> {
         self.served += 1;
@@ -120,7 +121,7 @@ impl ResponseHandler for Testbed {
                         return Err(Error::new("StreamFailed", format!("failed after {i} chunks")));
                     }
                     if i > 0 && delay_ms > 0 {
-                        actix_rt::time::sleep(Duration::from_millis(delay_ms)).await;
+                        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                     }
                     stream.write(chunk.clone()).await?;
                 }
@@ -131,13 +132,13 @@ impl ResponseHandler for Testbed {
             }
             Op::Background { ms } => {
                 out.send(&json!({ "accepted": true })).await?;
-                actix_rt::time::sleep(Duration::from_millis(ms)).await;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
                 tracing::info!("background done");
                 Ok(())
             }
             Op::Spawn { ms } => {
                 lambda_actors::spawn(async move {
-                    actix_rt::time::sleep(Duration::from_millis(ms)).await;
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
                     tracing::info!("spawned work done");
                 });
                 out.send(&json!({ "spawned": true })).await
@@ -162,7 +163,7 @@ async fn shutdown_hook() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     if ms > 0 {
-        actix_rt::time::sleep(Duration::from_millis(ms)).await;
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
 
@@ -170,7 +171,7 @@ async fn buffered_op(op: Op, event: Value, ctx: Context) -> Result<Value, Error>
     match op {
         Op::Echo => Ok(event),
         Op::Sleep { ms } => {
-            actix_rt::time::sleep(Duration::from_millis(ms)).await;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
             Ok(json!({ "slept_ms": ms }))
         }
         Op::Spin { ms } => {
@@ -210,7 +211,7 @@ async fn buffered_op(op: Op, event: Value, ctx: Context) -> Result<Value, Error>
             sleep_ms,
         } => {
             if let Some(ms) = sleep_ms {
-                actix_rt::time::sleep(Duration::from_millis(ms)).await;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
             }
             match level.to_ascii_lowercase().as_str() {
                 "trace" => tracing::trace!("{message}"),

@@ -3,7 +3,7 @@
 use crate::request::LambdaRequest;
 use crate::response::LambdaResponse;
 use crate::{Body, Request};
-use lambda_actors::{Context, Error};
+use lambda_actors::{Context, Error, IntoError};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use std::sync::Arc;
 /// struct Hits { count: u64 }
 ///
 /// impl HttpHandler for Hits {
+///     type Error = Error;
 ///     async fn handle(&mut self, request: Request, _ctx: Context) -> Result<http::Response<Body>, Error> {
 ///         self.count += 1;
 ///         let text = format!("{} {} (hit {} of this slot)", request.method(), request.uri().path(), self.count);
@@ -30,8 +31,15 @@ use std::sync::Arc;
 /// }
 /// ```
 pub trait HttpHandler: 'static {
+    /// The error (see [`lambda_actors::IntoError`]): a `thiserror` enum, `anyhow::Error`, a
+    /// boxed error, [`Error`] to choose the `errorType`...
+    type Error: IntoError;
     /// Handles one request.
-    fn handle(&mut self, request: Request, ctx: Context) -> impl Future<Output = Result<http::Response<Body>, Error>>;
+    fn handle(
+        &mut self,
+        request: Request,
+        ctx: Context,
+    ) -> impl Future<Output = Result<http::Response<Body>, Self::Error>>;
 
     /// Runs once at shutdown, after this handler's last request, on its slot's thread, within
     /// the shutdown window: see [`lambda_actors::Handler::shutdown`]. Default: nothing.
@@ -53,6 +61,7 @@ pub trait HttpHandler: 'static {
 /// struct Api { greeting: Arc<String> }
 ///
 /// impl HttpHandler for Api {
+///     type Error = Error;
 ///     async fn handle(&mut self, _request: Request, _ctx: Context) -> Result<http::Response<Body>, Error> {
 ///         Ok(http::Response::new(Body::from(self.greeting.as_str())))
 ///     }
@@ -90,9 +99,11 @@ impl<H: HttpHandler> lambda_actors::Handler for Adapter<H> {
     type Event = LambdaRequest;
     type Output = LambdaResponse;
 
+    type Error = Error;
+
     async fn handle(&mut self, event: LambdaRequest, ctx: Context) -> Result<LambdaResponse, Error> {
         let (request, format) = event.into_http()?;
-        let response = self.handler.handle(request, ctx).await?;
+        let response = self.handler.handle(request, ctx).await.map_err(IntoError::into_error)?;
         Ok(format.response(response))
     }
 
@@ -143,13 +154,16 @@ impl<F> std::fmt::Debug for FnHttpHandler<F> {
     }
 }
 
-impl<F, Fut, B> HttpHandler for FnHttpHandler<F>
+impl<F, Fut, B, Er> HttpHandler for FnHttpHandler<F>
 where
     F: Fn(Request, Context) -> Fut + 'static,
-    Fut: Future<Output = Result<http::Response<B>, Error>>,
+    Fut: Future<Output = Result<http::Response<B>, Er>>,
     B: Into<Body>,
+    Er: IntoError,
 {
-    async fn handle(&mut self, request: Request, ctx: Context) -> Result<http::Response<Body>, Error> {
+    type Error = Er;
+
+    async fn handle(&mut self, request: Request, ctx: Context) -> Result<http::Response<Body>, Er> {
         Ok((self.f)(request, ctx).await?.map(Into::into))
     }
 }

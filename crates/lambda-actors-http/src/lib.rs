@@ -36,6 +36,7 @@
 //! struct Teapot;
 //!
 //! impl StreamingHttpHandler for Teapot {
+//!     type Error = Error;
 //!     async fn handle(&mut self, _req: Request, _ctx: Context, out: HttpResponseWriter) -> Result<(), Error> {
 //!         let head = http::Response::builder().status(418).header("content-type", "text/plain").body(())?;
 //!         let mut body = out.start(head).await?;
@@ -80,6 +81,7 @@ pub type Request = http::Request<Body>;
 ///
 /// struct Ok200;
 /// impl HttpHandler for Ok200 {
+///     type Error = Error;
 ///     async fn handle(&mut self, _req: Request, _ctx: Context) -> Result<http::Response<Body>, Error> {
 ///         Ok(http::Response::new(Body::from("ok")))
 ///     }
@@ -97,13 +99,15 @@ where
     lambda_actors::run(move || factory().map(Adapter::new))
 }
 
-/// Runs a closure `(Request, Context) -> Result<http::Response<B>, Error>` (`B` anything that
-/// converts into a [`Body`]) as the handler of every slot.
-pub fn run_fn<F, Fut, B>(f: F) -> Result<(), RuntimeError>
+/// Runs a closure `(Request, Context) -> Result<http::Response<B>, E>` (`B` anything that
+/// converts into a [`Body`], `E` any error type: see [`lambda_actors::IntoError`]) as the
+/// handler of every slot.
+pub fn run_fn<F, Fut, B, Er>(f: F) -> Result<(), RuntimeError>
 where
     F: Fn(Request, Context) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<http::Response<B>, Error>> + 'static,
+    Fut: Future<Output = Result<http::Response<B>, Er>> + 'static,
     B: Into<Body> + 'static,
+    Er: lambda_actors::IntoError + 'static,
 {
     let handler = Adapter::new(FnHttpHandler::new(f));
     lambda_actors::run(move || Ok(handler.clone()))

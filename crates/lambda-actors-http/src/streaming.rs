@@ -23,6 +23,7 @@ use std::future::Future;
 /// struct Countdown;
 ///
 /// impl StreamingHttpHandler for Countdown {
+///     type Error = Error;
 ///     async fn handle(&mut self, _request: Request, _ctx: Context, response: HttpResponseWriter) -> Result<(), Error> {
 ///         let head = http::Response::builder().status(200).header("content-type", "text/plain").body(())?;
 ///         let mut body = response.start(head).await?; // the caller has the status and headers now
@@ -34,13 +35,15 @@ use std::future::Future;
 /// }
 /// ```
 pub trait StreamingHttpHandler: 'static {
+    /// The error (see [`lambda_actors::IntoError`]).
+    type Error: lambda_actors::IntoError;
     /// Handles one request; answers through `response`.
     fn handle(
         &mut self,
         request: Request,
         ctx: Context,
         response: HttpResponseWriter,
-    ) -> impl Future<Output = Result<(), Error>>;
+    ) -> impl Future<Output = Result<(), Self::Error>>;
 
     /// Runs once at shutdown, after this handler's last request, on its slot's thread, within
     /// the shutdown window: see [`lambda_actors::Handler::shutdown`]. Default: nothing.
@@ -152,6 +155,7 @@ impl<H> StreamingAdapter<H> {
 
 impl<H: StreamingHttpHandler> ResponseHandler for StreamingAdapter<H> {
     type Event = LambdaRequest;
+    type Error = Error;
 
     async fn handle(&mut self, event: LambdaRequest, ctx: Context, response: ResponseWriter) -> Result<(), Error> {
         let (request, format) = event.into_http()?;
@@ -159,7 +163,10 @@ impl<H: StreamingHttpHandler> ResponseHandler for StreamingAdapter<H> {
             out: response,
             source: format.source(),
         };
-        self.handler.handle(request, ctx, writer).await
+        self.handler
+            .handle(request, ctx, writer)
+            .await
+            .map_err(lambda_actors::IntoError::into_error)
     }
 
     fn shutdown(&mut self) -> impl Future<Output = ()> {

@@ -19,6 +19,7 @@ struct Echo {
 }
 
 impl HttpHandler for Echo {
+    type Error = Error;
     async fn handle(&mut self, request: Request, ctx: Context) -> Result<http::Response<Body>, Error> {
         self.served += 1;
         if request.uri().path() == "/fail" {
@@ -102,6 +103,7 @@ fn closures_run_as_http_handlers() {
 struct Teapot;
 
 impl StreamingHttpHandler for Teapot {
+    type Error = Error;
     async fn handle(&mut self, request: Request, _ctx: Context, response: HttpResponseWriter) -> Result<(), Error> {
         if request.uri().path() == "/early" {
             return Err(Error::new("TooEarly", "failed before the head"));
@@ -142,6 +144,7 @@ fn the_streaming_adapter_sends_the_head_as_the_prelude_then_the_chunks() {
 struct WholeResponse;
 
 impl StreamingHttpHandler for WholeResponse {
+    type Error = Error;
     async fn handle(&mut self, _request: Request, _ctx: Context, response: HttpResponseWriter) -> Result<(), Error> {
         response
             .send(

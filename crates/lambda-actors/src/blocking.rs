@@ -27,6 +27,7 @@ use serde::Serialize;
 /// impl BlockingHandler for Thumbnailer {
 ///     type Event = Vec<u8>;
 ///     type Output = usize;
+///     type Error = Error;
 ///     fn handle(&mut self, image: Vec<u8>, _ctx: Context) -> Result<usize, Error> {
 ///         // CPU-heavy or blocking work: the other slots' invocations are not delayed.
 ///         Ok(image.len())
@@ -42,8 +43,10 @@ pub trait BlockingHandler: Send + 'static {
     type Event: DeserializeOwned;
     /// The output, encoded as JSON (an encode failure is reported as `Runtime.MarshalError`).
     type Output: Serialize;
+    /// The error (see [`IntoError`](crate::IntoError)).
+    type Error: crate::IntoError;
     /// Handles one invocation, on a blocking thread.
-    fn handle(&mut self, event: Self::Event, ctx: Context) -> Result<Self::Output, Error>;
+    fn handle(&mut self, event: Self::Event, ctx: Context) -> Result<Self::Output, Self::Error>;
 
     /// Runs once when the runtime shuts down, after this handler's last invocation, on a
     /// blocking thread. Bounded by the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`): a
@@ -88,7 +91,7 @@ impl<H: BlockingHandler> Service for Blocking<H> {
             .ok_or_else(|| Error::new("Runtime.HandlerUnavailable", "the blocking handler was not returned"))?;
         let (handler, result) = spawn_blocking(move || {
             let result = decode::<H::Event>(&event)
-                .and_then(|event| handler.handle(event, ctx))
+                .and_then(|event| handler.handle(event, ctx).map_err(crate::IntoError::into_error))
                 .and_then(|output| encode(&output));
             (handler, result)
         })

@@ -8,7 +8,8 @@ use std::fmt;
 ///
 /// Any `std::error::Error + Send + Sync + 'static` converts into it with `?`; its type name
 /// becomes a short `errorType` (`std::io::Error` → `IoError`, `ParseIntError` stays), never a
-/// Rust type path. Choose the type yourself with [`Error::new`]:
+/// Rust type path. A handler need not return this type: see [`IntoError`] for what it may
+/// return. Choose the type yourself with [`Error::new`]:
 ///
 /// ```
 /// use lambda_actors::Error;
@@ -34,12 +35,12 @@ impl Error {
 
     /// An error of type `FunctionError` with just a message.
     pub fn msg(message: impl Into<String>) -> Self {
-        Self::new("FunctionError", message)
+        Self::new(FUNCTION_ERROR, message)
     }
 
     /// Converts a boxed error, keeping its cause chain.
     pub fn from_boxed(err: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
-        let mut out = Self::new("FunctionError", err.to_string());
+        let mut out = Self::new(FUNCTION_ERROR, err.to_string());
         out.causes = causes_of(err.source());
         out
     }
@@ -108,6 +109,80 @@ impl fmt::Debug for Error {
             .finish()
     }
 }
+
+/// The error a handler may return: whatever error type its author uses. Implemented for
+///
+/// - [`Error`] — you choose the `errorType` ([`Error::new`]);
+/// - every `std::error::Error + Send + Sync + 'static` — a `thiserror` enum, `std::io::Error`,
+///   `serde_json::Error`: the `errorType` is the type's short name (`AppError`, `IoError`,
+///   `SerdeJsonError`), never a type path;
+/// - `Box<dyn std::error::Error + Send + Sync>` (`lambda_runtime`'s `Error` alias), `String`,
+///   `&'static str`, `anyhow::Error`, `eyre::Report` (everything that converts into such a
+///   box): `errorType` `FunctionError`, as the concrete type is not known.
+///
+/// The `errorMessage` is the error's `Display`; its `source()` chain goes to `stackTrace`,
+/// outermost first. A handler function passes to the entry points as it is:
+///
+/// ```no_run
+/// #[derive(Debug, thiserror::Error)]
+/// enum AppError {
+///     #[error("no order {0}")]
+///     NotFound(u64),
+/// }
+///
+/// async fn handler(id: u64, _ctx: lambda_actors::Context) -> Result<String, AppError> {
+///     Err(AppError::NotFound(id))
+/// }
+///
+/// fn main() -> Result<(), lambda_actors::RuntimeError> {
+///     lambda_actors::run_fn(handler) // errorType "AppError", errorMessage "no order 7"
+/// }
+/// ```
+pub trait IntoError {
+    /// The error as the runtime reports it.
+    fn into_error(self) -> Error;
+}
+
+impl IntoError for Error {
+    fn into_error(self) -> Error {
+        self
+    }
+}
+
+impl<E> IntoError for E
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    fn into_error(self) -> Error {
+        let name = std::any::type_name::<E>();
+        let boxed: Box<dyn std::error::Error + Send + Sync + 'static> = self.into();
+        let error_type = if OPAQUE_ERRORS.iter().any(|p| name.starts_with(p)) {
+            Cow::Borrowed(FUNCTION_ERROR)
+        } else {
+            Cow::Owned(short_type_name(name))
+        };
+        Error {
+            error_type,
+            message: boxed.to_string(),
+            causes: causes_of(boxed.source()),
+        }
+    }
+}
+
+/// The `errorType` of an error whose type says nothing (a string, a boxed or wrapped error).
+const FUNCTION_ERROR: &str = "FunctionError";
+
+/// Type paths of errors whose concrete type is hidden or is not an error type at all.
+const OPAQUE_ERRORS: &[&str] = &[
+    "alloc::string::String",
+    "&str",
+    "alloc::borrow::Cow<",
+    "alloc::boxed::Box<dyn ",
+    "anyhow::",
+    "eyre::",
+    "color_eyre::",
+    "miette::",
+];
 
 /// `std::io::error::Error` → `IoError`, `core::num::error::ParseIntError` → `ParseIntError`,
 /// `serde_json::error::Error` → `SerdeJsonError`, `my::Thing<u8>` → `Thing`.

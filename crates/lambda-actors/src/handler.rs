@@ -1,7 +1,7 @@
 //! The handler traits users implement, and the adapters that turn them into services.
 
 use crate::answer::Answer;
-use crate::{Context, Error};
+use crate::{Context, Error, IntoError};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,6 +30,7 @@ use std::sync::Arc;
 /// impl Handler for Greeter {
 ///     type Event = Request;
 ///     type Output = Response;
+///     type Error = Error;
 ///     async fn handle(&mut self, event: Request, _ctx: Context) -> Result<Response, Error> {
 ///         self.served += 1;
 ///         Ok(Response { greetings: format!("Hello {}!", event.name), served_by_this_slot: self.served })
@@ -41,8 +42,11 @@ pub trait Handler: 'static {
     type Event: DeserializeOwned;
     /// The output, encoded as JSON (an encode failure is reported as `Runtime.MarshalError`).
     type Output: Serialize;
+    /// The error: [`Error`] to choose the `errorType`, or any error type you use (see
+    /// [`IntoError`]: a `thiserror` enum, `Box<dyn Error + Send + Sync>`, `anyhow::Error`...).
+    type Error: IntoError;
     /// Handles one invocation.
-    fn handle(&mut self, event: Self::Event, ctx: Context) -> impl Future<Output = Result<Self::Output, Error>>;
+    fn handle(&mut self, event: Self::Event, ctx: Context) -> impl Future<Output = Result<Self::Output, Self::Error>>;
 
     /// Runs once when the runtime shuts down (SIGTERM, or a [`RuntimeHandle`](crate::RuntimeHandle)),
     /// after this handler's last invocation, on its slot's thread: close connections, flush
@@ -57,8 +61,10 @@ pub trait Handler: 'static {
 pub trait RawHandler: 'static {
     /// The `Content-Type` of the output.
     const CONTENT_TYPE: &'static str = "application/octet-stream";
+    /// The error (see [`IntoError`]).
+    type Error: IntoError;
     /// Handles one invocation.
-    fn handle(&mut self, event: Bytes, ctx: Context) -> impl Future<Output = Result<Bytes, Error>>;
+    fn handle(&mut self, event: Bytes, ctx: Context) -> impl Future<Output = Result<Bytes, Self::Error>>;
 
     /// Runs once when the runtime shuts down (SIGTERM, or a [`RuntimeHandle`](crate::RuntimeHandle)),
     /// after this handler's last invocation, on its slot's thread: close connections, flush
@@ -96,7 +102,7 @@ pub(crate) struct Json<H>(pub(crate) H);
 impl<H: Handler> Service for Json<H> {
     async fn call(&mut self, event: Bytes, ctx: Context, _answer: Answer) -> Result<Reply, Error> {
         let event = decode::<H::Event>(&event)?;
-        let output = self.0.handle(event, ctx).await?;
+        let output = self.0.handle(event, ctx).await.map_err(IntoError::into_error)?;
         Ok(Reply::Buffered {
             body: encode(&output)?,
             content_type: "application/json",
@@ -134,7 +140,7 @@ pub(crate) struct Raw<H>(pub(crate) H);
 
 impl<H: RawHandler> Service for Raw<H> {
     async fn call(&mut self, event: Bytes, ctx: Context, _answer: Answer) -> Result<Reply, Error> {
-        let body = self.0.handle(event, ctx).await?;
+        let body = self.0.handle(event, ctx).await.map_err(IntoError::into_error)?;
         Ok(Reply::Buffered {
             body,
             content_type: H::CONTENT_TYPE,
@@ -164,16 +170,18 @@ impl<F, E, O> std::fmt::Debug for FnHandler<F, E, O> {
     }
 }
 
-impl<F, Fut, E, O> Handler for FnHandler<F, E, O>
+impl<F, Fut, E, O, Er> Handler for FnHandler<F, E, O>
 where
     F: Fn(E, Context) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, Error>>,
+    Fut: Future<Output = Result<O, Er>>,
     E: DeserializeOwned + 'static,
     O: Serialize + 'static,
+    Er: IntoError,
 {
     type Event = E;
     type Output = O;
-    fn handle(&mut self, event: E, ctx: Context) -> impl Future<Output = Result<O, Error>> {
+    type Error = Er;
+    fn handle(&mut self, event: E, ctx: Context) -> impl Future<Output = Result<O, Er>> {
         (self.f)(event, ctx)
     }
 }
@@ -189,6 +197,7 @@ mod tests {
         type Event = u8;
         // JSON object keys must be strings: this output cannot be encoded.
         type Output = HashMap<Vec<u8>, u8>;
+        type Error = Error;
         async fn handle(&mut self, event: u8, _ctx: Context) -> Result<Self::Output, Error> {
             Ok(HashMap::from([(vec![event], event)]))
         }

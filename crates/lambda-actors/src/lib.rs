@@ -27,7 +27,7 @@ pub use blocking::{spawn_blocking, BlockingHandler};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode, Scheduling};
 pub use context::{CognitoIdentity, Context};
-pub use error::{Error, RuntimeError};
+pub use error::{Error, IntoError, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};
 pub use runtime::{Runtime, RuntimeHandle, Started};
 pub use stream::ResponseStream;
@@ -66,16 +66,18 @@ pub mod prelude {
 ///
 /// fn main() -> Result<(), lambda_actors::RuntimeError> {
 ///     lambda_actors::run_fn(|event: HelloRequest, _ctx| async move {
-///         Ok(HelloResponse { greetings: format!("Hello {}!", event.name) })
+///         // The closure names its error type (any, see `IntoError`): here the runtime's own.
+///         Ok::<_, lambda_actors::Error>(HelloResponse { greetings: format!("Hello {}!", event.name) })
 ///     })
 /// }
 /// ```
-pub fn run_fn<F, Fut, E, O>(f: F) -> Result<(), RuntimeError>
+pub fn run_fn<F, Fut, E, O, Er>(f: F) -> Result<(), RuntimeError>
 where
     F: Fn(E, Context) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, Error>> + 'static,
+    Fut: Future<Output = Result<O, Er>> + 'static,
     E: DeserializeOwned + 'static,
     O: Serialize + 'static,
+    Er: IntoError + 'static,
 {
     Runtime::new().run_fn(f)
 }
@@ -92,6 +94,7 @@ where
 /// impl Handler for Counter {
 ///     type Event = serde_json::Value;
 ///     type Output = u64;
+///     type Error = Error;
 ///     async fn handle(&mut self, _event: serde_json::Value, _ctx: Context) -> Result<u64, Error> {
 ///         self.seen += 1;
 ///         Ok(self.seen)
@@ -130,17 +133,61 @@ where
     Runtime::new().run_blocking(move |_| factory())
 }
 
-/// Spawns a future on the current arbiter that keeps the current invocation's span, so its
+/// Spawns a future on the current thread that keeps the current invocation's span, so its
 /// log lines carry the invocation's `requestId`. At shutdown the drain waits for it, within
-/// the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`).
-pub fn spawn<F: Future<Output = ()> + 'static>(fut: F) -> actix_rt::task::JoinHandle<()> {
+/// the shutdown window (`LAMBDA_ACTORS_SHUTDOWN_GRACE_MS`). The future need not be `Send`.
+///
+/// ```no_run
+/// # async fn handler(event: serde_json::Value, _ctx: lambda_actors::Context) -> Result<(), lambda_actors::Error> {
+/// let audit = lambda_actors::spawn(async move {
+///     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+///     tracing::info!(%event, "audited");
+/// });
+/// audit.await?; // or let it run on: the drain waits for it at shutdown
+/// # Ok(())
+/// # }
+/// ```
+pub fn spawn<F: Future<Output = ()> + 'static>(fut: F) -> SpawnHandle {
     use tracing::Instrument;
     let counted = shared::SpawnedWork::start();
-    actix_rt::spawn(
+    SpawnHandle(actix_rt::spawn(
         async move {
             let _counted = counted;
             fut.await;
         }
         .in_current_span(),
-    )
+    ))
+}
+
+/// Work started with [`spawn`]. Await it for its end (`Err` if it panicked or was aborted),
+/// abort it, or drop it to let it run on.
+#[derive(Debug)]
+pub struct SpawnHandle(tokio::task::JoinHandle<()>);
+
+impl SpawnHandle {
+    /// Stops the work at its next `.await`.
+    pub fn abort(&self) {
+        self.0.abort();
+    }
+
+    /// Whether the work has ended.
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}
+
+impl Future for SpawnHandle {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|ended| {
+            ended.map_err(|e| {
+                if e.is_panic() {
+                    Error::new("Runtime.SpawnPanic", panic::panic_message(e.into_panic().as_ref()))
+                } else {
+                    Error::new("Runtime.SpawnAborted", "the spawned work was aborted")
+                }
+            })
+        })
+    }
 }

@@ -548,7 +548,7 @@ pub(crate) mod tests {
     #[test]
     fn a_poller_that_panics_mid_invocation_is_restarted_and_its_event_answered() {
         let function = crate::testing::TestFunction::start_with(1, |rt| {
-            rt.run_fn(|event: serde_json::Value, _ctx| async move { Ok(event) })
+            rt.run_fn(|event: serde_json::Value, _ctx| async move { Ok::<_, crate::Error>(event) })
         })
         .unwrap();
         INJECTED_PANICS.store(1, Ordering::SeqCst);

@@ -39,6 +39,7 @@ type InitFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>>>>;
 /// impl Handler for MyHandler {
 ///     type Event = serde_json::Value;
 ///     type Output = String;
+///     type Error = Error;
 ///     async fn handle(&mut self, _event: serde_json::Value, _ctx: Context) -> Result<String, Error> {
 ///         Ok(self.clients.table.clone())
 ///     }
@@ -47,9 +48,9 @@ type InitFuture<S> = Pin<Box<dyn Future<Output = Result<S, Error>>>>;
 /// fn main() -> Result<(), lambda_actors::RuntimeError> {
 ///     Runtime::new()
 ///         // Runs once; an error here is reported to /init/error and the process exits non-zero.
-///         .init(|| async { Ok(Arc::new(Clients { table: "orders".into() })) })
-///         // Runs once per slot, on the slot's thread.
-///         .run(|clients| Ok(MyHandler { clients: clients.clone() }))
+///         .init(|| async { Ok(Clients { table: "orders".into() }) })
+///         // Runs once per slot, on the slot's thread; gets the init value as an `Arc`.
+///         .run(|clients| Ok(MyHandler { clients }))
 /// }
 /// ```
 pub struct Runtime<S = ()> {
@@ -175,7 +176,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     ///         })
     ///         .run_fn(move |event: serde_json::Value, _ctx| {
     ///             served.fetch_add(1, Ordering::Relaxed);
-    ///             async move { Ok(event) }
+    ///             async move { Ok::<_, lambda_actors::Error>(event) }
     ///         })
     /// }
     /// ```
@@ -195,7 +196,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     pub fn run<H, F>(self, factory: F) -> Result<(), RuntimeError>
     where
         H: Handler,
-        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+        F: Fn(Arc<S>) -> Result<H, Error> + Send + Sync + 'static,
     {
         self.serve(move |s| factory(s).map(Json))
     }
@@ -204,7 +205,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     pub fn run_raw<H, F>(self, factory: F) -> Result<(), RuntimeError>
     where
         H: RawHandler,
-        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+        F: Fn(Arc<S>) -> Result<H, Error> + Send + Sync + 'static,
     {
         self.serve(move |s| factory(s).map(Raw))
     }
@@ -213,7 +214,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     pub fn run_response_handler<H, F>(self, factory: F) -> Result<(), RuntimeError>
     where
         H: crate::ResponseHandler,
-        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+        F: Fn(Arc<S>) -> Result<H, Error> + Send + Sync + 'static,
     {
         self.serve(move |s| factory(s).map(crate::writer::Responding))
     }
@@ -222,18 +223,19 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     pub fn run_blocking<H, F>(self, factory: F) -> Result<(), RuntimeError>
     where
         H: crate::BlockingHandler,
-        F: Fn(&S) -> Result<H, Error> + Send + Sync + 'static,
+        F: Fn(Arc<S>) -> Result<H, Error> + Send + Sync + 'static,
     {
         self.serve(move |s| factory(s).map(|h| crate::blocking::Blocking(Some(h))))
     }
 
     /// Runs a closure as the handler of every slot.
-    pub fn run_fn<F, Fut, E, O>(self, f: F) -> Result<(), RuntimeError>
+    pub fn run_fn<F, Fut, E, O, Er>(self, f: F) -> Result<(), RuntimeError>
     where
         F: Fn(E, Context) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, Error>> + 'static,
+        Fut: Future<Output = Result<O, Er>> + 'static,
         E: DeserializeOwned + 'static,
         O: Serialize + 'static,
+        Er: crate::IntoError + 'static,
     {
         let f = Arc::new(f);
         self.serve(move |_| Ok(Json(FnHandler::new(f.clone()))))
@@ -242,7 +244,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
     pub(crate) fn serve<Svc, F>(self, factory: F) -> Result<(), RuntimeError>
     where
         Svc: Service,
-        F: Fn(&S) -> Result<Svc, Error> + Send + Sync + 'static,
+        F: Fn(Arc<S>) -> Result<Svc, Error> + Send + Sync + 'static,
     {
         let config = match self.config {
             Some(c) => Ok(c),
@@ -266,7 +268,7 @@ async fn start<S, Svc, F>(
 where
     S: Send + Sync + 'static,
     Svc: Service,
-    F: Fn(&S) -> Result<Svc, Error> + Send + Sync + 'static,
+    F: Fn(Arc<S>) -> Result<Svc, Error> + Send + Sync + 'static,
 {
     let config = match config {
         Ok(c) => c,
@@ -311,7 +313,7 @@ where
             return Err(RuntimeError::init(format!("initialisation failed: {e}")));
         }
     };
-    let factory: Factory<Svc> = Arc::new(move || factory(&state));
+    let factory: Factory<Svc> = Arc::new(move || factory(state.clone()));
 
     let config = Arc::new(config);
     let shared = Shared::new(config.clone());

@@ -9,6 +9,7 @@
 //! impl Handler for Double {
 //!     type Event = i64;
 //!     type Output = i64;
+//!     type Error = Error;
 //!     async fn handle(&mut self, n: i64, _ctx: Context) -> Result<i64, Error> {
 //!         if n < 0 {
 //!             return Err(Error::new("NegativeInput", "n must not be negative"));
@@ -146,7 +147,7 @@ impl TestFunction {
     }
 
     /// Invokes with a typed event; a function error comes back as an [`Error`] with the
-    /// function's `errorType` and `errorMessage`.
+    /// function's `errorType`, `errorMessage` and `stackTrace` (as its causes).
     pub fn invoke<E: Serialize, O: DeserializeOwned>(&self, event: &E) -> Result<O, Error> {
         let body = serde_json::to_vec(event).map_err(|e| Error::new("TestKit.EncodeError", e.to_string()))?;
         let reply = self.invoke_raw(&body)?;
@@ -154,7 +155,12 @@ impl TestFunction {
             let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
             let error_type = v["errorType"].as_str().unwrap_or("Unknown").to_owned();
             let message = v["errorMessage"].as_str().unwrap_or_default().to_owned();
-            return Err(Error::new(error_type, message));
+            let causes = v["stackTrace"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str());
+            return Err(causes.fold(Error::new(error_type, message), Error::with_cause));
         }
         serde_json::from_slice(&reply.body).map_err(|e| {
             let text = String::from_utf8_lossy(&reply.body);

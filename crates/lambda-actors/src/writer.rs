@@ -24,6 +24,7 @@ use std::future::Future;
 ///
 /// impl ResponseHandler for Ingest {
 ///     type Event = serde_json::Value;
+///     type Error = Error;
 ///     async fn handle(&mut self, event: serde_json::Value, _ctx: Context, out: ResponseWriter) -> Result<(), Error> {
 ///         out.send(&serde_json::json!({"accepted": true})).await?; // the caller has its answer now
 ///         let _ = event; // ...work after the response: index, notify, clean up...
@@ -34,13 +35,16 @@ use std::future::Future;
 pub trait ResponseHandler: 'static {
     /// The event, decoded from JSON (`Runtime.UnmarshalError` if it does not decode).
     type Event: DeserializeOwned;
+    /// The error (see [`IntoError`](crate::IntoError)): reported on `/error` before the
+    /// response, in the stream's trailers during it, logged after it.
+    type Error: crate::IntoError;
     /// Handles one invocation; answer through `response`.
     fn handle(
         &mut self,
         event: Self::Event,
         ctx: Context,
         response: ResponseWriter,
-    ) -> impl Future<Output = Result<(), Error>>;
+    ) -> impl Future<Output = Result<(), Self::Error>>;
 
     /// Runs once when the runtime shuts down (SIGTERM, or a [`RuntimeHandle`](crate::RuntimeHandle)),
     /// after this handler's last invocation, on its slot's thread: close connections, flush
@@ -100,7 +104,10 @@ pub(crate) struct Responding<H>(pub(crate) H);
 impl<H: ResponseHandler> Service for Responding<H> {
     async fn call(&mut self, event: Bytes, ctx: Context, answer: Answer) -> Result<Reply, Error> {
         let event = decode::<H::Event>(&event)?;
-        self.0.handle(event, ctx, ResponseWriter { answer }).await?;
+        self.0
+            .handle(event, ctx, ResponseWriter { answer })
+            .await
+            .map_err(crate::IntoError::into_error)?;
         Ok(Reply::Answered)
     }
 
