@@ -18,6 +18,7 @@ mod response_stream;
 mod runtime;
 mod shared;
 pub mod stream;
+mod stream_response;
 mod supervisor;
 #[cfg(feature = "local-server")]
 pub mod testing;
@@ -31,6 +32,7 @@ pub use error::{Error, IntoError, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};
 pub use runtime::{Runtime, RuntimeHandle, Started};
 pub use stream::ResponseStream;
+pub use stream_response::{BodySender, StreamResponse};
 pub use writer::{ResponseHandler, ResponseWriter};
 
 use serde::de::DeserializeOwned;

@@ -241,6 +241,43 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         self.serve(move |_| Ok(Json(FnHandler::new(f.clone()))))
     }
 
+    /// Runs a closure that returns a [`StreamResponse`](crate::StreamResponse) (a body from a
+    /// stream or a channel, optionally an HTTP status and headers first): streaming with no
+    /// trait to implement, and no way to answer twice or not at all.
+    pub fn run_stream_fn<F, Fut, E, Er>(self, f: F) -> Result<(), RuntimeError>
+    where
+        F: Fn(E, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<crate::StreamResponse, Er>> + 'static,
+        E: DeserializeOwned + 'static,
+        Er: crate::IntoError + 'static,
+    {
+        let f = Arc::new(f);
+        self.run_response_handler(move |_| Ok(crate::stream_response::StreamFn(f.clone(), std::marker::PhantomData)))
+    }
+
+    /// Runs a closure that answers through a [`ResponseWriter`](crate::ResponseWriter):
+    /// `out.send(&output)` then keep working (work after the response), or `out.stream()`.
+    ///
+    /// ```no_run
+    /// fn main() -> Result<(), lambda_actors::RuntimeError> {
+    ///     lambda_actors::Runtime::new().run_response_fn(|order: serde_json::Value, _ctx, out| async move {
+    ///         out.send(&serde_json::json!({"accepted": true})).await?; // the caller has its answer
+    ///         tracing::info!(%order, "indexing the order"); // work after the response
+    ///         Ok::<_, lambda_actors::Error>(())
+    ///     })
+    /// }
+    /// ```
+    pub fn run_response_fn<F, Fut, E, Er>(self, f: F) -> Result<(), RuntimeError>
+    where
+        F: Fn(E, Context, crate::ResponseWriter) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Er>> + 'static,
+        E: DeserializeOwned + 'static,
+        Er: crate::IntoError + 'static,
+    {
+        let f = Arc::new(f);
+        self.run_response_handler(move |_| Ok(crate::stream_response::WriterFn(f.clone(), std::marker::PhantomData)))
+    }
+
     pub(crate) fn serve<Svc, F>(self, factory: F) -> Result<(), RuntimeError>
     where
         Svc: Service,

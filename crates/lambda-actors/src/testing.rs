@@ -52,7 +52,8 @@ pub struct TestFunction {
 pub struct InvokeReply {
     /// HTTP status.
     pub status: u16,
-    /// Headers, names lower-case.
+    /// Headers, names lower-case; the trailers of a chunked reply follow them (a stream that
+    /// failed mid-way carries `X-Amz-Function-Error` there).
     pub headers: Vec<(String, String)>,
     /// The body (de-chunked).
     pub body: Vec<u8>,
@@ -221,19 +222,28 @@ fn parse_reply(raw: &[u8]) -> Option<InvokeReply> {
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
+    let mut headers: Vec<(String, String)> = lines.filter_map(header_field).collect();
     let rest = &raw[end + 4..];
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    let body = if chunked {
+        let (body, trailers) = dechunk(rest)?;
+        headers.extend(trailers);
+        body
+    } else {
+        rest.to_vec()
+    };
     Some(InvokeReply { status, headers, body })
 }
 
-fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+fn header_field(line: &str) -> Option<(String, String)> {
+    let (n, v) = line.split_once(':')?;
+    Some((n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+}
+
+/// The body and the trailers of a chunked body.
+fn dechunk(mut rest: &[u8]) -> Option<(Vec<u8>, Vec<(String, String)>)> {
     let mut body = Vec::new();
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
@@ -241,7 +251,12 @@ fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
         let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
         rest = &rest[line_end + 2..];
         if size == 0 {
-            return Some(body);
+            let trailers = String::from_utf8_lossy(rest);
+            let trailers = trailers
+                .split("\r\n")
+                .take_while(|l| !l.is_empty())
+                .filter_map(header_field);
+            return Some((body, trailers.collect()));
         }
         body.extend_from_slice(rest.get(..size)?);
         rest = rest.get(size + 2..)?;
@@ -261,6 +276,9 @@ mod tests {
         let r = parse_reply(b"HTTP/1.1 418 Teapot\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n")
             .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (418, &b"abc"[..]));
+        let r = parse_reply(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Amz-Function-Error: Unhandled\r\n\r\n")
+            .unwrap();
+        assert!(r.is_function_error(), "{r:?}");
         assert!(parse_reply(b"garbage").is_none());
     }
 }
