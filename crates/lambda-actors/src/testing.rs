@@ -242,8 +242,11 @@ fn header_field(line: &str) -> Option<(String, String)> {
     Some((n.trim().to_ascii_lowercase(), v.trim().to_owned()))
 }
 
+/// Header fields, names lower-case.
+type Fields = Vec<(String, String)>;
+
 /// The body and the trailers of a chunked body.
-fn dechunk(mut rest: &[u8]) -> Option<(Vec<u8>, Vec<(String, String)>)> {
+fn dechunk(mut rest: &[u8]) -> Option<(Vec<u8>, Fields)> {
     let mut body = Vec::new();
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
