@@ -69,8 +69,9 @@ pub trait HttpHandler: 'static {
 ///
 /// fn main() -> Result<(), lambda_actors::RuntimeError> {
 ///     Runtime::new()
-///         .init(|| async { Ok(Arc::new(String::from("hello"))) })
-///         .run(|greeting| Ok(Adapter::new(Api { greeting: greeting.clone() })))
+///         .init(|| async { Ok(String::from("hello")) })
+///         // The init value arrives as an `Arc`.
+///         .run(|greeting| Ok(Adapter::new(Api { greeting })))
 /// }
 /// ```
 #[derive(Debug, Clone, Default)]

@@ -128,6 +128,7 @@ pub fn http_prelude<B>(response: &http::Response<B>) -> HttpPrelude {
 /// # use lambda_actors_http::{HttpResponseWriter, Request, StreamingHttpHandler};
 /// # struct Countdown;
 /// # impl StreamingHttpHandler for Countdown {
+/// #     type Error = Error;
 /// #     async fn handle(&mut self, _r: Request, _c: Context, _w: HttpResponseWriter) -> Result<(), Error> { Ok(()) }
 /// # }
 /// use lambda_actors_http::StreamingAdapter;

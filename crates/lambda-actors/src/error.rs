@@ -143,12 +143,6 @@ pub trait IntoError {
     fn into_error(self) -> Error;
 }
 
-impl IntoError for Error {
-    fn into_error(self) -> Error {
-        self
-    }
-}
-
 impl<E> IntoError for E
 where
     E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -156,6 +150,11 @@ where
     fn into_error(self) -> Error {
         let name = std::any::type_name::<E>();
         let boxed: Box<dyn std::error::Error + Send + Sync + 'static> = self.into();
+        // An `Error` (itself, or boxed on the way, e.g. through tower's `BoxError`): whole.
+        let boxed = match boxed.downcast::<Boxed>() {
+            Ok(ours) => return ours.0,
+            Err(other) => other,
+        };
         let error_type = if OPAQUE_ERRORS.iter().any(|p| name.starts_with(p)) {
             Cow::Borrowed(FUNCTION_ERROR)
         } else {
@@ -166,6 +165,27 @@ where
             message: boxed.to_string(),
             causes: causes_of(boxed.source()),
         }
+    }
+}
+
+/// An [`Error`] as a `std::error::Error`, inside a `Box<dyn Error + Send + Sync>` (tower's
+/// `BoxError`, `lambda_runtime`'s `Error`); [`IntoError`] takes it out whole again.
+#[derive(Debug)]
+struct Boxed(Error);
+
+impl fmt::Display for Boxed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Boxed {}
+
+/// So that an [`Error`] passes where a boxed error is expected (tower layers, `?` in a function
+/// returning `Box<dyn Error + Send + Sync>`), keeping its `errorType` and causes for the runtime.
+impl From<Error> for Box<dyn std::error::Error + Send + Sync + 'static> {
+    fn from(err: Error) -> Self {
+        Box::new(Boxed(err))
     }
 }
 

@@ -22,6 +22,8 @@ mod stream_response;
 mod supervisor;
 #[cfg(feature = "local-server")]
 pub mod testing;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod writer;
 
 pub use blocking::{spawn_blocking, BlockingHandler};
