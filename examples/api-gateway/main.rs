@@ -9,7 +9,7 @@
 //! The same binary answers REST APIs, ALBs and Function URLs in their own shapes.
 
 use lambda_actors::{Context, Error};
-use lambda_actors_http::{http, Adapter, Body, FnHttpHandler, Request, RequestExt};
+use lambda_actors_http::{http, Body, HttpRuntime, Request, RequestExt};
 use serde_json::json;
 
 async fn api(request: Request, ctx: Context) -> Result<http::Response<Body>, Error> {
@@ -42,13 +42,11 @@ async fn api(request: Request, ctx: Context) -> Result<http::Response<Body>, Err
 }
 
 fn main() -> Result<(), lambda_actors::RuntimeError> {
-    // One handler value, cloned into every slot (the closure is shared, not copied).
-    let handler = Adapter::new(FnHttpHandler::new(api));
     lambda_actors::Runtime::new()
         .example_event(
             r#"{"version": "2.0", "rawPath": "/hello/World", "rawQueryString": "", "headers": {"host": "localhost"}, "requestContext": {"http": {"method": "GET", "path": "/hello/World"}}, "isBase64Encoded": false}"#,
         )
-        .run(move |_| Ok(handler.clone()))
+        .run_http_fn(api)
 }
 
 #[cfg(test)]
@@ -90,11 +88,7 @@ mod tests {
 
     #[test]
     fn routes_answer_in_the_http_api_shape() {
-        let function = TestFunction::start_with(1, |rt| {
-            let handler = Adapter::new(FnHttpHandler::new(api));
-            rt.run(move |_| Ok(handler.clone()))
-        })
-        .unwrap();
+        let function = TestFunction::start_with(1, |rt| rt.run_http_fn(api)).unwrap();
 
         let out: Value = function
             .invoke(&http_api_event("GET", "/hello/Ada", None, "text/plain"))

@@ -6,7 +6,7 @@
 //! `?lines=N` (default 5, at most 100) sets how many lines are streamed, 100 ms apart.
 
 use lambda_actors::{Context, Error};
-use lambda_actors_http::{http, HttpResponseWriter, Request, RequestExt, StreamingHttpHandler};
+use lambda_actors_http::{http, HttpResponseWriter, HttpRuntime, Request, RequestExt, StreamingHttpHandler};
 use std::time::Duration;
 
 struct Teapot {
@@ -46,10 +46,10 @@ fn main() -> Result<(), lambda_actors::RuntimeError> {
         .example_event(
             r#"{"version": "2.0", "rawPath": "/", "rawQueryString": "lines=3", "headers": {"host": "abc.lambda-url.us-east-1.on.aws"}, "requestContext": {"domainName": "abc.lambda-url.us-east-1.on.aws", "timeEpoch": 0, "http": {"method": "GET", "path": "/"}}, "isBase64Encoded": false}"#,
         )
-        .run_response_handler(|_| {
-            Ok(lambda_actors_http::StreamingAdapter::new(Teapot {
+        .run_http_streaming(|_| {
+            Ok(Teapot {
                 delay: Duration::from_millis(100),
-            }))
+            })
         })
 }
 
@@ -90,10 +90,12 @@ mod tests {
 
     #[test]
     fn streams_a_teapot_status_headers_then_lines() {
-        let function = TestFunction::start_response_handler(|| {
-            Ok(lambda_actors_http::StreamingAdapter::new(Teapot {
-                delay: Duration::from_millis(20),
-            }))
+        let function = TestFunction::start_with(1, |rt| {
+            rt.run_http_streaming(|_| {
+                Ok(Teapot {
+                    delay: Duration::from_millis(20),
+                })
+            })
         })
         .unwrap();
         let event = serde_json::to_vec(&function_url_event("lines=3")).unwrap();

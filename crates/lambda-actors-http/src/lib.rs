@@ -30,8 +30,8 @@
 //! Streaming:
 //!
 //! ```no_run
-//! use lambda_actors::{Context, Error};
-//! use lambda_actors_http::{http, HttpResponseWriter, Request, StreamingHttpHandler};
+//! use lambda_actors::{Context, Error, Runtime};
+//! use lambda_actors_http::{http, HttpResponseWriter, HttpRuntime, Request, StreamingHttpHandler};
 //!
 //! struct Teapot;
 //!
@@ -46,7 +46,7 @@
 //! }
 //!
 //! fn main() -> Result<(), lambda_actors::RuntimeError> {
-//!     lambda_actors_http::run_streaming(|| Ok(Teapot))
+//!     Runtime::new().run_http_streaming(|_| Ok(Teapot))
 //! }
 //! ```
 #![warn(missing_docs)]
@@ -73,7 +73,8 @@ use std::future::Future;
 pub type Request = http::Request<Body>;
 
 /// Runs an [`HttpHandler`]; `factory` builds one per slot. Configuration comes from the
-/// environment, as for [`lambda_actors::run`].
+/// environment, as for [`lambda_actors::run`]; a shortcut for `Runtime::new().run_http(...)`
+/// ([`HttpRuntime`]).
 ///
 /// ```no_run
 /// use lambda_actors::{Context, Error};
@@ -101,7 +102,7 @@ where
 
 /// Runs a closure `(Request, Context) -> Result<http::Response<B>, E>` (`B` anything that
 /// converts into a [`Body`], `E` any error type: see [`lambda_actors::IntoError`]) as the
-/// handler of every slot.
+/// handler of every slot; a shortcut for `Runtime::new().run_http_fn(f)` ([`HttpRuntime`]).
 pub fn run_fn<F, Fut, B, Er>(f: F) -> Result<(), RuntimeError>
 where
     F: Fn(Request, Context) -> Fut + Send + Sync + 'static,
@@ -113,11 +114,68 @@ where
     lambda_actors::run(move || Ok(handler.clone()))
 }
 
-/// Runs a [`StreamingHttpHandler`]; `factory` builds one per slot.
-pub fn run_streaming<H, F>(factory: F) -> Result<(), RuntimeError>
-where
-    H: StreamingHttpHandler,
-    F: Fn() -> Result<H, Error> + Send + Sync + 'static,
-{
-    lambda_actors::run_response_handler(move || factory().map(StreamingAdapter::new))
+/// The HTTP entry points on [`lambda_actors::Runtime`], the way in for everything beyond the two
+/// shortcuts [`run`] and [`run_fn`] (shared init state, an explicit config, streaming):
+///
+/// ```no_run
+/// use lambda_actors::{Context, Error, Runtime};
+/// use lambda_actors_http::{http, Body, HttpRuntime, Request};
+///
+/// async fn hello(_request: Request, _ctx: Context) -> Result<http::Response<Body>, Error> {
+///     Ok(http::Response::new(Body::from("hello")))
+/// }
+///
+/// fn main() -> Result<(), lambda_actors::RuntimeError> {
+///     Runtime::new().run_http_fn(hello)
+/// }
+/// ```
+pub trait HttpRuntime<S> {
+    /// Runs an [`HttpHandler`]; `factory` builds one per slot, with the init state.
+    fn run_http<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: HttpHandler,
+        F: Fn(std::sync::Arc<S>) -> Result<H, Error> + Send + Sync + 'static;
+
+    /// Runs a closure or `async fn` of `(Request, Context)` as the handler of every slot.
+    fn run_http_fn<F, Fut, B, Er>(self, f: F) -> Result<(), RuntimeError>
+    where
+        F: Fn(Request, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<http::Response<B>, Er>> + 'static,
+        B: Into<Body> + 'static,
+        Er: lambda_actors::IntoError + 'static;
+
+    /// Runs a [`StreamingHttpHandler`]; `factory` builds one per slot, with the init state.
+    fn run_http_streaming<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: StreamingHttpHandler,
+        F: Fn(std::sync::Arc<S>) -> Result<H, Error> + Send + Sync + 'static;
+}
+
+impl<S: Send + Sync + 'static> HttpRuntime<S> for lambda_actors::Runtime<S> {
+    fn run_http<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: HttpHandler,
+        F: Fn(std::sync::Arc<S>) -> Result<H, Error> + Send + Sync + 'static,
+    {
+        self.run(move |s| factory(s).map(Adapter::new))
+    }
+
+    fn run_http_fn<F, Fut, B, Er>(self, f: F) -> Result<(), RuntimeError>
+    where
+        F: Fn(Request, Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<http::Response<B>, Er>> + 'static,
+        B: Into<Body> + 'static,
+        Er: lambda_actors::IntoError + 'static,
+    {
+        let handler = Adapter::new(FnHttpHandler::new(f));
+        self.run(move |_| Ok(handler.clone()))
+    }
+
+    fn run_http_streaming<H, F>(self, factory: F) -> Result<(), RuntimeError>
+    where
+        H: StreamingHttpHandler,
+        F: Fn(std::sync::Arc<S>) -> Result<H, Error> + Send + Sync + 'static,
+    {
+        self.run_response_handler(move |s| factory(s).map(StreamingAdapter::new))
+    }
 }

@@ -35,7 +35,7 @@ use serde::Serialize;
 /// }
 ///
 /// fn main() -> Result<(), lambda_actors::RuntimeError> {
-///     lambda_actors::run_blocking(|| Ok(Thumbnailer))
+///     lambda_actors::Runtime::new().run_blocking(|_| Ok(Thumbnailer))
 /// }
 /// ```
 pub trait BlockingHandler: Send + 'static {

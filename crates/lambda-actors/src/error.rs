@@ -150,6 +150,13 @@ where
     fn into_error(self) -> Error {
         let name = std::any::type_name::<E>();
         let boxed: Box<dyn std::error::Error + Send + Sync + 'static> = self.into();
+        if let Some(error_type) = named(&*boxed) {
+            return Error {
+                error_type,
+                message: boxed.to_string(),
+                causes: causes_of(boxed.source()),
+            };
+        }
         // An `Error` (itself, or boxed on the way, e.g. through tower's `BoxError`): whole.
         let boxed = match boxed.downcast::<Boxed>() {
             Ok(ours) => return ours.0,
@@ -166,6 +173,69 @@ where
             causes: causes_of(boxed.source()),
         }
     }
+}
+
+/// Names the `errorType` of each value of your error type — one per variant of an enum, say —
+/// when handlers return it as it is. Implement it (the default is the type's short name, as
+/// without it), then register the type once with
+/// [`Runtime::error_types`](crate::Runtime::error_types).
+///
+/// ```no_run
+/// use std::borrow::Cow;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum AppError {
+///     #[error("order {0} not found")]
+///     NotFound(u64),
+///     #[error("the quantity must be positive")]
+///     Invalid,
+/// }
+///
+/// impl lambda_actors::ErrorType for AppError {
+///     fn error_type(&self) -> Cow<'static, str> {
+///         match self {
+///             AppError::NotFound(_) => "NotFound".into(),
+///             AppError::Invalid => "ValidationError".into(),
+///         }
+///     }
+/// }
+///
+/// async fn handler(id: u64, _ctx: lambda_actors::Context) -> Result<String, AppError> {
+///     Err(AppError::NotFound(id)) // errorType "NotFound"
+/// }
+///
+/// fn main() -> Result<(), lambda_actors::RuntimeError> {
+///     lambda_actors::Runtime::new().error_types::<AppError>().run_fn(handler)
+/// }
+/// ```
+pub trait ErrorType: std::error::Error + Send + Sync + 'static {
+    /// This error's `errorType`. Default: the type's short name (`AppError`).
+    fn error_type(&self) -> Cow<'static, str> {
+        Cow::Owned(short_type_name(std::any::type_name::<Self>()))
+    }
+}
+
+/// How a registered [`ErrorType`] names a boxed error of its type (`None`: another type).
+type Namer = fn(&(dyn std::error::Error + 'static)) -> Option<Cow<'static, str>>;
+
+/// The registered [`ErrorType`]s; read only when a handler fails.
+static NAMERS: parking_lot::RwLock<Vec<(std::any::TypeId, Namer)>> = parking_lot::RwLock::new(Vec::new());
+
+/// Registers `E`'s [`ErrorType`] (once per type).
+pub(crate) fn register_error_type<E: ErrorType>() {
+    fn namer<E: ErrorType>(err: &(dyn std::error::Error + 'static)) -> Option<Cow<'static, str>> {
+        err.downcast_ref::<E>().map(ErrorType::error_type)
+    }
+    let mut namers = NAMERS.write();
+    let id = std::any::TypeId::of::<E>();
+    if !namers.iter().any(|(t, _)| *t == id) {
+        namers.push((id, namer::<E>));
+    }
+}
+
+/// The registered name of `err`, if its type is registered.
+fn named(err: &(dyn std::error::Error + 'static)) -> Option<Cow<'static, str>> {
+    NAMERS.read().iter().find_map(|(_, namer)| namer(err))
 }
 
 /// An [`Error`] as a `std::error::Error`, inside a `Box<dyn Error + Send + Sync>` (tower's

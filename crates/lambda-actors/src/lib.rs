@@ -30,7 +30,7 @@ pub use blocking::{spawn_blocking, BlockingHandler};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, Mode, Scheduling};
 pub use context::{CognitoIdentity, Context};
-pub use error::{Error, IntoError, RuntimeError};
+pub use error::{Error, ErrorType, IntoError, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};
 pub use runtime::{Runtime, RuntimeHandle, Started};
 pub use stream::ResponseStream;
@@ -54,12 +54,14 @@ struct ReliabilityDoc;
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        run, run_blocking, run_fn, run_response_handler, spawn_blocking, BlockingHandler, Context, Error, Handler,
-        RawHandler, ResponseHandler, ResponseStream, ResponseWriter, Runtime, RuntimeError,
+        run, run_fn, spawn_blocking, BlockingHandler, Context, Error, Handler, IntoError, RawHandler, ResponseHandler,
+        ResponseStream, ResponseWriter, Runtime, RuntimeError, StreamResponse,
     };
 }
 
-/// Runs a closure as the handler, reading the configuration from the environment. The same
+/// Runs a closure as the handler, reading the configuration from the environment: a
+/// shortcut for `Runtime::new().run_fn(f)`. [`Runtime`] is the way in for everything else
+/// (shared init, streaming, work after the response, blocking handlers, tower services). The same
 /// binary serves classic Lambda and Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` slots).
 ///
 /// ```no_run
@@ -87,7 +89,8 @@ where
 }
 
 /// Runs a [`Handler`]; `factory` builds one per slot (on the slot's own thread), so the
-/// handler's state needs neither `Sync` nor `Clone`.
+/// handler's state needs neither `Sync` nor `Clone`. A shortcut for
+/// `Runtime::new().run(|_| factory())`.
 ///
 /// ```no_run
 /// use lambda_actors::{Context, Error, Handler};
@@ -115,26 +118,6 @@ where
     F: Fn() -> Result<H, Error> + Send + Sync + 'static,
 {
     Runtime::new().run(move |_| factory())
-}
-
-/// Runs a [`ResponseHandler`] (streaming, or work after the response); `factory` builds one
-/// per slot.
-pub fn run_response_handler<H, F>(factory: F) -> Result<(), RuntimeError>
-where
-    H: ResponseHandler,
-    F: Fn() -> Result<H, Error> + Send + Sync + 'static,
-{
-    Runtime::new().run_response_handler(move |_| factory())
-}
-
-/// Runs a [`BlockingHandler`] (synchronous code, run on a thread of its own per invocation);
-/// `factory` builds one per slot.
-pub fn run_blocking<H, F>(factory: F) -> Result<(), RuntimeError>
-where
-    H: BlockingHandler,
-    F: Fn() -> Result<H, Error> + Send + Sync + 'static,
-{
-    Runtime::new().run_blocking(move |_| factory())
 }
 
 /// Spawns a future on the current thread that keeps the current invocation's span, so its

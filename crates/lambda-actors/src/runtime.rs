@@ -185,6 +185,13 @@ impl<S: Send + Sync + 'static> Runtime<S> {
         self
     }
 
+    /// Names the `errorType` of `E`'s values with its [`ErrorType`](crate::ErrorType) (one per
+    /// enum variant, say) when a handler returns an `E` as it is.
+    pub fn error_types<E: crate::ErrorType>(self) -> Self {
+        crate::error::register_error_type::<E>();
+        self
+    }
+
     /// Leaves logging to you: the runtime installs no `tracing` subscriber. (It also installs
     /// none when a global one is already set.)
     pub fn without_logging(mut self) -> Self {

@@ -160,3 +160,39 @@ fn every_error_kind_has_a_meaningful_wire_form() {
     assert_eq!((err.error_type(), err.message()), ("FunctionError", "outer"));
     assert_eq!(err.causes(), ["inner"]);
 }
+
+#[derive(Debug, thiserror::Error)]
+enum OrderError {
+    #[error("order {0} not found")]
+    NotFound(u64),
+    #[error("the quantity must be positive")]
+    Invalid,
+}
+
+impl lambda_actors::ErrorType for OrderError {
+    fn error_type(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            OrderError::NotFound(_) => "NotFound".into(),
+            OrderError::Invalid => "ValidationError".into(),
+        }
+    }
+}
+
+async fn order(event: Value, _ctx: Context) -> Result<Value, OrderError> {
+    match event["id"].as_u64() {
+        Some(0) => Err(OrderError::Invalid),
+        Some(id) => Err(OrderError::NotFound(id)),
+        None => Ok(json!(null)),
+    }
+}
+
+#[test]
+fn an_enum_names_the_error_type_of_each_variant() {
+    let err = fails(|rt| rt.error_types::<OrderError>().run_fn(order), json!({"id": 4}));
+    assert_eq!((err.error_type(), err.message()), ("NotFound", "order 4 not found"));
+    let err = fails(|rt| rt.error_types::<OrderError>().run_fn(order), json!({"id": 0}));
+    assert_eq!(
+        (err.error_type(), err.message()),
+        ("ValidationError", "the quantity must be positive")
+    );
+}
