@@ -69,6 +69,12 @@ pub use streaming::{http_prelude, HttpResponseWriter, StreamingAdapter, Streamin
 use lambda_actors::{Context, Error, RuntimeError};
 use std::future::Future;
 
+// docs/migrating.md's lambda-actors snippets compile as doctests (the lambda_runtime and Swift
+// ones it compares them with are marked `ignore`).
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/migrating.md")]
+struct MigratingDoc;
+
 /// An HTTP request as the handler gets it.
 pub type Request = http::Request<Body>;
 
