@@ -79,6 +79,10 @@ fn failed_registration_is_one_warning_and_the_runtime_goes_on() {
     run.parked(2);
     let id = run.send(json!({"op": "echo"}));
     run.answer(&id);
+    // The output is read asynchronously: wait for the line before counting.
+    run.proc
+        .wait_for_line(|l| l.contains("lambda-actors-graceful-shutdown"), T)
+        .unwrap_or_else(|e| run.fail(&e));
     let warnings: Vec<String> = run
         .proc
         .lines()

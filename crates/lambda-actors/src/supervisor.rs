@@ -69,6 +69,10 @@ pub(crate) type ShutdownHook = std::pin::Pin<Box<dyn std::future::Future<Output 
 /// before the process exits anyway.
 const CUT_ANSWERS: Duration = Duration::from_millis(50);
 
+/// How long past the window a handler's hook, abandoned at the window's end on its own
+/// thread, has to log that and say it is done.
+const HOOK_REPORT: Duration = Duration::from_millis(20);
+
 /// Starts the poller of a slot on its I/O arbiter (made by the runtime, which knows the
 /// poller; used again by the supervisor to restart one).
 pub(crate) type StartPoller = Arc<dyn Fn(usize, Addr<Supervisor>) + Send + Sync>;
@@ -287,7 +291,7 @@ impl Supervisor {
             run_shutdown_hooks(runtime_hooks, deadline).await;
             wait_until(deadline, idle).await;
             for done in handlers_done {
-                let _ = tokio::time::timeout_at(deadline.into(), done).await;
+                let _ = tokio::time::timeout_at((deadline + HOOK_REPORT).into(), done).await;
             }
             let (in_flight, spawned) = (shared.in_flight.load(Ordering::SeqCst), SpawnedWork::alive());
             if in_flight > 0 || spawned > 0 {
