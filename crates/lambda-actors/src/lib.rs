@@ -51,6 +51,11 @@ struct RepositoryReadme;
 #[doc = include_str!("../../../docs/reliability.md")]
 struct ReliabilityDoc;
 
+// And the streaming ones of docs/streaming.md.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/streaming.md")]
+struct StreamingDoc;
+
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
     pub use crate::{
