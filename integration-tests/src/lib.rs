@@ -28,8 +28,8 @@ mod process;
 
 pub use http::ChunkInfo;
 pub use mock::{
-    now_epoch_ms, Answer, AnswerFault, AnswerKind, Deadline, Delivery, Event, InitError, MockRuntimeApi, NextFault,
-    Registration, API_VERSION, EXTENSION_API,
+    now_epoch_ms, Answer, AnswerFault, AnswerKind, Deadline, Delivery, Event, ExtensionError, InitError,
+    MockRuntimeApi, NextFault, Registration, API_VERSION, EXTENSION_API,
 };
 pub use process::{binary, machine_busy_time, Line, Process, ProcessBuilder, Stream};
 

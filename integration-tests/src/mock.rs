@@ -373,6 +373,24 @@ pub struct Registration {
     pub identifier: Option<String>,
 }
 
+/// One `POST /extension/init/error` or `/extension/exit/error` as the mock received it.
+#[derive(Debug, Clone)]
+pub struct ExtensionError {
+    /// `init/error` or `exit/error`.
+    pub route: String,
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// The body, as JSON (`Null` when it is not JSON).
+    pub body: serde_json::Value,
+}
+
+impl ExtensionError {
+    /// A request header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        http::header(&self.headers, name)
+    }
+}
+
 /// One `POST /runtime/init/error` as the mock received it.
 #[derive(Debug, Clone)]
 pub struct InitError {
@@ -478,6 +496,8 @@ struct State {
     extension_parked: usize,
     held_bodies: usize,
     release_held: bool,
+    extension_events: VecDeque<serde_json::Value>,
+    extension_errors: Vec<ExtensionError>,
 }
 
 struct Shared {
@@ -633,6 +653,32 @@ impl MockRuntimeApi {
     /// When each `GET /extension/event/next` arrived, with its `Lambda-Extension-Identifier`.
     pub fn extension_next_calls(&self) -> Vec<(Instant, Option<String>)> {
         self.shared.lock().extension_next_calls.clone()
+    }
+
+    /// Queues a lifecycle event (`{"eventType": "INVOKE", ...}`) for the next
+    /// `GET /extension/event/next`, parked or not.
+    pub fn queue_extension_event(&self, event: serde_json::Value) {
+        self.shared.lock().extension_events.push_back(event);
+        self.shared.changed.notify_all();
+    }
+
+    /// Waits until `n` extension errors (`init/error`, `exit/error`) have arrived; returns them.
+    pub fn wait_for_extension_errors(&self, n: usize, timeout: Duration) -> Result<Vec<ExtensionError>, String> {
+        self.wait(&format!("{n} extension errors"), timeout, |st| {
+            (st.extension_errors.len() >= n).then(|| st.extension_errors.clone())
+        })
+    }
+
+    /// Every extension error received so far.
+    pub fn extension_errors(&self) -> Vec<ExtensionError> {
+        self.shared.lock().extension_errors.clone()
+    }
+
+    /// Waits until `n` registrations have arrived; returns them.
+    pub fn wait_for_registrations(&self, n: usize, timeout: Duration) -> Result<Vec<Registration>, String> {
+        self.wait(&format!("{n} extension registrations"), timeout, |st| {
+            (st.registrations.len() >= n).then(|| st.registrations.clone())
+        })
     }
 
     /// `GET /extension/event/next` calls parked now.
@@ -1230,7 +1276,12 @@ fn handle_extension(
             ));
             st.extension_parked += 1;
             shared.changed.notify_all();
+            let mut event = None;
             while !shared.stopping.load(Ordering::SeqCst) && client_alive(reader) {
+                if let Some(e) = st.extension_events.pop_front() {
+                    event = Some(e);
+                    break;
+                }
                 st = shared
                     .changed
                     .wait_timeout(st, PARK_POLL)
@@ -1240,7 +1291,23 @@ fn handle_extension(
             st.extension_parked -= 1;
             drop(st);
             shared.changed.notify_all();
-            Ok(Conn::Close)
+            match event {
+                Some(event) => {
+                    json_reply(writer, 200, &event, false)?;
+                    Ok(Conn::Keep)
+                }
+                None => Ok(Conn::Close),
+            }
+        }
+        ("POST", route @ ("init/error" | "exit/error")) => {
+            shared.lock().extension_errors.push(ExtensionError {
+                route: route.to_owned(),
+                headers: head.headers.clone(),
+                body: serde_json::from_slice(&body.bytes).unwrap_or(serde_json::Value::Null),
+            });
+            shared.changed.notify_all();
+            json_reply(writer, 202, &serde_json::json!({"status": "OK"}), false)?;
+            Ok(Conn::Keep)
         }
         _ => not_found(shared, writer, head),
     }

@@ -20,6 +20,7 @@ mod emf_metrics_document_declares_every_metric;
 mod event_delivered_at_sigterm_is_answered;
 mod event_with_unreadable_body_is_still_answered;
 mod every_delivered_event_gets_exactly_one_answer;
+mod extension_actor_receives_lifecycle_events;
 mod handler_error_is_reported_and_slot_goes_on;
 mod handler_panic_is_reported_and_slot_is_rebuilt;
 mod handler_pool_smaller_than_slots_limits_polling;

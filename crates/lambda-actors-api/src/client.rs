@@ -117,6 +117,29 @@ impl RuntimeClient {
         }
     }
 
+    /// `POST /extension/init/error` or `/extension/exit/error` (Extensions API), for the
+    /// extension `id`: `exit` picks which. The `Lambda-Extension-Function-Error-Type` header is
+    /// the error's type as `Extension.X` (kept as is when it already has a category).
+    pub async fn extension_error(&self, id: &str, exit: bool, error: &ErrorBody) -> Result<(), ApiError> {
+        let header = if error.error_type.contains('.') {
+            error.error_type.clone()
+        } else {
+            format!("Extension.{}", error.error_type)
+        };
+        let url = if exit {
+            self.endpoint.extension_exit_error_url()
+        } else {
+            self.endpoint.extension_init_error_url()
+        };
+        let req = self
+            .http
+            .post(url)
+            .insert_header((headers::EXTENSION_IDENTIFIER, id))
+            .insert_header(("content-type", "application/json"))
+            .insert_header((headers::EXTENSION_ERROR_TYPE, header));
+        read_reply(req.send_body(error.to_json()).await).await
+    }
+
     /// `GET /extension/event/next` (Extensions API): waits, with no timeout, for the next
     /// lifecycle event of the extension `id`; returns its JSON body.
     pub async fn next_extension_event(&self, id: &str) -> Result<Bytes, ApiError> {

@@ -193,6 +193,16 @@ impl Endpoint {
         self.extension_url("event/next")
     }
 
+    /// URL of the Extensions API's `POST /extension/init/error`.
+    pub fn extension_init_error_url(&self) -> String {
+        self.extension_url("init/error")
+    }
+
+    /// URL of the Extensions API's `POST /extension/exit/error`.
+    pub fn extension_exit_error_url(&self) -> String {
+        self.extension_url("exit/error")
+    }
+
     fn extension_url(&self, tail: &str) -> String {
         format!(
             "http://{}:{}{}/{EXTENSION_API_VERSION}/extension/{tail}",

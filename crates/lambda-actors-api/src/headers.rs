@@ -30,3 +30,5 @@ pub const USER_AGENT: &str = concat!("lambda-actors/", env!("CARGO_PKG_VERSION")
 pub const EXTENSION_NAME: &str = "lambda-extension-name";
 /// The id Lambda gives a registered extension; sent on every later Extensions API call.
 pub const EXTENSION_IDENTIFIER: &str = "lambda-extension-identifier";
+/// The error type on `/extension/init/error` and `/extension/exit/error`.
+pub const EXTENSION_ERROR_TYPE: &str = "lambda-extension-function-error-type";

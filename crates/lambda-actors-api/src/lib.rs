@@ -9,6 +9,7 @@ mod client;
 mod endpoint;
 mod error;
 mod error_body;
+mod extension;
 pub mod headers;
 mod invocation;
 mod status;
@@ -19,6 +20,7 @@ pub use client::{NextEvent, NextReply, RuntimeClient, MAX_EVENT_BYTES, MAX_RESPO
 pub use endpoint::{Endpoint, EndpointError, API_VERSION, EXTENSION_API_VERSION};
 pub use error::ApiError;
 pub use error_body::{header_error_type, ErrorBody};
+pub use extension::{ExtensionEvent, InvokeEvent, ShutdownEvent, Tracing};
 pub use invocation::{InvocationMeta, MetaError};
 pub use status::ReplyStatus;
 pub use stream::{HttpPrelude, StreamWriter, PRELUDE_SEPARATOR};
