@@ -24,6 +24,22 @@ fn invoke_event(id: &str) -> Value {
     })
 }
 
+/// A `POST /invoke` to the local server; the whole reply as text.
+fn post(port: u16, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(T)).unwrap();
+    write!(
+        conn,
+        "POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).unwrap();
+    reply
+}
+
 fn shutdown_event() -> Value {
     json!({"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": now_epoch_ms() + 2000})
 }
@@ -114,4 +130,39 @@ fn a_failing_or_panicking_extension_is_reported_to_exit_error() {
             proc.output()
         );
     }
+}
+
+/// The extension beside the function served by the local server, as on a developer's
+/// machine: it gets the invocation's `INVOKE`, and `SHUTDOWN` when the function is stopped
+/// with Ctrl-C (SIGINT).
+#[test]
+fn beside_the_local_server_it_gets_invokes_and_shutdown_on_ctrl_c() {
+    let _m = shared_machine();
+    let port = MockRuntimeApi::reserve_port();
+    let mut function = ProcessBuilder::new(binary(TESTBED))
+        .env("LOCAL_LAMBDA_PORT", &port.to_string())
+        .spawn();
+    function
+        .wait_for_line(|l| l.contains("serving the function locally"), T)
+        .unwrap_or_else(|e| panic!("{e}\n{}", function.output()));
+    let mut extension = ProcessBuilder::new(binary(EXTENSION))
+        .runtime_api(&format!("127.0.0.1:{port}"))
+        .spawn();
+    function
+        .wait_for_line(|l| l.contains("extension extension-flush registered"), T)
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", function.output(), extension.output()));
+    let reply = post(port, r#"{"op":"echo"}"#);
+    assert!(reply.contains(r#""op":"echo""#), "{reply}");
+    function.sigint();
+    let status = extension
+        .wait_exit(T)
+        .unwrap_or_else(|| panic!("the extension is still running after Ctrl-C\n{}", extension.output()));
+    assert!(status.success(), "{status}\n{}", extension.output());
+    assert!(
+        extension.output().contains("flushed 1 invocations"),
+        "the invocation's INVOKE, then SHUTDOWN:\n{}",
+        extension.output()
+    );
+    let status = function.wait_exit(T).expect("the function exits after Ctrl-C");
+    assert!(status.success(), "{status}\n{}", function.output());
 }

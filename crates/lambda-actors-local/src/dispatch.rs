@@ -50,9 +50,40 @@ struct State {
     init_error: Option<InitError>,
     /// A `/next` has been seen: init is over.
     initialized: bool,
-    /// Registered extensions, by the identifier they were given.
-    extensions: Vec<String>,
+    /// Registered extensions.
+    extensions: Vec<Extension>,
     next_ticket: u64,
+}
+
+/// A registered extension: what it asked for, and its events not yet fetched.
+#[derive(Debug)]
+struct Extension {
+    id: String,
+    invoke: bool,
+    shutdown: bool,
+    events: VecDeque<String>,
+    /// Its parked `event/next`, if any.
+    waiter: Option<oneshot::Sender<String>>,
+}
+
+impl Extension {
+    fn push(&mut self, event: String) {
+        match self.waiter.take() {
+            Some(w) => {
+                if let Err(event) = w.send(event) {
+                    self.events.push_back(event);
+                }
+            }
+            None => self.events.push_back(event),
+        }
+    }
+}
+
+/// What `event/next` gets: an event now, or a receiver for the next one.
+pub(crate) enum ExtensionNext {
+    Ready(String),
+    Parked(oneshot::Receiver<String>),
+    Unknown,
 }
 
 /// What a caller sent, as the runtime will see it.
@@ -301,27 +332,64 @@ impl Shared {
         Some(pending)
     }
 
-    /// For `/extension/register`: the new extension's identifier, or why not (registration
-    /// closes with the runtime's first `/next`, and Lambda allows 10 extensions).
-    pub(crate) fn register_extension(&self) -> Result<String, (&'static str, &'static str)> {
+    /// For `/extension/register`: the new extension's identifier and whether init was already
+    /// over, or why not (Lambda allows 10 extensions, and on Managed Instances — more than one
+    /// slot — only `SHUTDOWN` may be asked for).
+    ///
+    /// Lambda closes registration with the runtime's first `/next`. Here the server lives in
+    /// the function's own process, so an external extension started beside it cannot be
+    /// earlier: a late one is accepted, and the caller logs that Lambda would refuse it.
+    pub(crate) fn register_extension(
+        &self,
+        invoke: bool,
+        shutdown: bool,
+    ) -> Result<(String, bool), (&'static str, &'static str)> {
         let mut st = self.state.lock();
-        if st.initialized {
-            return Err((
-                "Extension.RegistrationClosed",
-                "extensions register during init, before the runtime's first /next",
-            ));
-        }
         if st.extensions.len() >= 10 {
             return Err(("Extension.TooManyExtensions", "Lambda allows at most 10 extensions"));
         }
+        if invoke && self.cfg.max_concurrency > 1 {
+            return Err((
+                "Extension.InvalidEvents",
+                "on Managed Instances extensions may register for SHUTDOWN only",
+            ));
+        }
         let id = self.ids.uuid();
-        st.extensions.push(id.clone());
-        Ok(id)
+        st.extensions.push(Extension {
+            id: id.clone(),
+            invoke,
+            shutdown,
+            events: VecDeque::new(),
+            waiter: None,
+        });
+        Ok((id, st.initialized))
     }
 
-    /// Whether `id` is a registered extension's identifier.
-    pub(crate) fn is_extension(&self, id: &str) -> bool {
-        self.state.lock().extensions.iter().any(|e| e == id)
+    /// For `/extension/event/next`: the extension's next event, or a place to wait for it.
+    pub(crate) fn next_extension_event(&self, id: &str) -> ExtensionNext {
+        let mut st = self.state.lock();
+        let Some(ext) = st.extensions.iter_mut().find(|e| e.id == id) else {
+            return ExtensionNext::Unknown;
+        };
+        if let Some(event) = ext.events.pop_front() {
+            return ExtensionNext::Ready(event);
+        }
+        let (tx, rx) = oneshot::channel();
+        ext.waiter = Some(tx);
+        ExtensionNext::Parked(rx)
+    }
+
+    /// Tells every extension that asked for `SHUTDOWN` that the server is stopping.
+    pub(crate) fn shutdown_extensions(&self) {
+        let deadline_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_add(Duration::from_secs(2))
+            .as_millis();
+        let event = format!(r#"{{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":{deadline_ms}}}"#);
+        for ext in self.state.lock().extensions.iter_mut().filter(|e| e.shutdown) {
+            ext.push(event.clone());
+        }
     }
 
     /// For `/next`: the oldest pending invoke, or a receiver that gets the next one.
@@ -386,6 +454,17 @@ impl Shared {
                 slot,
             },
         );
+        let invoke = serde_json::json!({
+            "eventType": "INVOKE",
+            "deadlineMs": deadline_ms,
+            "requestId": request_id,
+            "invokedFunctionArn": self.arn,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_id},
+        })
+        .to_string();
+        for ext in st.extensions.iter_mut().filter(|e| e.invoke) {
+            ext.push(invoke.clone());
+        }
         drop(st);
         if event.log_tail {
             // Before the event is written: every line the function logs for it is captured.

@@ -170,7 +170,7 @@ mod server;
 pub use config::LocalConfig;
 pub use error::LocalError;
 pub use log_tail::LogSink;
-pub use server::{start, LocalServer};
+pub use server::{start, ExtensionShutdown, LocalServer};
 
 use std::fmt;
 

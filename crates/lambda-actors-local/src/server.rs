@@ -110,6 +110,12 @@ impl LocalServer {
         LogSink(Arc::clone(&self.shared))
     }
 
+    /// What tells the registered extensions that the environment shuts down, as Lambda does
+    /// when it sends the runtime SIGTERM (lambda-actors calls it when its drain starts).
+    pub fn extension_shutdown(&self) -> ExtensionShutdown {
+        ExtensionShutdown(Arc::clone(&self.shared))
+    }
+
     /// The settings the server runs with.
     pub fn config(&self) -> &LocalConfig {
         &self.shared.cfg
@@ -118,7 +124,20 @@ impl LocalServer {
     /// Stops the server: it stops accepting, closes every connection (parked `/next`s and
     /// waiting callers included) and releases the port as soon as its tasks next run.
     pub fn stop(self) {
+        self.shared.shutdown_extensions();
         self.shared.shutdown.send_replace(true);
+    }
+}
+
+/// Sends `SHUTDOWN` to the extensions that registered for it: see
+/// [`LocalServer::extension_shutdown`].
+#[derive(Debug, Clone)]
+pub struct ExtensionShutdown(Arc<Shared>);
+
+impl ExtensionShutdown {
+    /// Queues (or hands to a parked `event/next`) one `SHUTDOWN` event per extension.
+    pub fn send(&self) {
+        self.0.shutdown_extensions();
     }
 }
 

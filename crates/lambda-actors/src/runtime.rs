@@ -419,7 +419,13 @@ where
         .on_started
         .take()
         .map(|f| move |handle| f(Started { invoke_url, handle }));
-    let shutdown_hooks = std::mem::take(&mut options.shutdown_hooks);
+    let mut shutdown_hooks = std::mem::take(&mut options.shutdown_hooks);
+    // Off Lambda, the local server tells the extensions of the shutdown as Lambda would.
+    #[cfg(feature = "local-server")]
+    if let Some(server) = &_local_server {
+        let extensions = server.extension_shutdown();
+        shutdown_hooks.insert(0, Box::pin(async move { extensions.send() }));
+    }
     let result = run_slots(
         &config,
         &endpoint,
