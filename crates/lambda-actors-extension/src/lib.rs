@@ -42,6 +42,11 @@
 //! `SHUTDOWN` has been handled the process exits 0.
 #![warn(missing_docs)]
 
+// docs/extensions.md's Rust snippet compiles as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/extensions.md")]
+struct ExtensionsDoc;
+
 mod actor;
 
 pub use actor::{run, run_named, Events, ExitError, Extension};
