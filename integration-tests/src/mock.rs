@@ -1380,6 +1380,13 @@ fn write_counting(w: &mut TcpStream, buf: &[u8]) -> (usize, io::Result<()>) {
     (sent, io::Write::flush(w))
 }
 
+/// Writes a reply head and the first half of its body (`body.len() / 2` bytes).
+fn write_head_and_half(w: &mut TcpStream, head: &[u8], body: &[u8]) -> (usize, io::Result<()>) {
+    let mut out = head.to_vec();
+    out.extend_from_slice(&body[..body.len() / 2]);
+    write_counting(w, &out)
+}
+
 fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpStream) -> io::Result<Conn> {
     let mut st = shared.lock();
     st.next_calls.push(Instant::now());
@@ -1442,9 +1449,7 @@ fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpSt
     let body = &queued.event.body;
     let (sent, written) = match fault {
         Some(NextFault::ResetAfterHeaders | NextFault::TruncatedBody) => {
-            let mut out = head.clone();
-            out.extend_from_slice(&body[..body.len() / 2]);
-            let (sent, result) = write_counting(writer, &out);
+            let (sent, result) = write_head_and_half(writer, &head, body);
             if result.is_ok() {
                 // Let the head reach the client before the connection goes.
                 std::thread::sleep(Duration::from_millis(50));
@@ -1459,9 +1464,7 @@ fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpSt
         }
         Some(NextFault::HoldBody) => {
             let half = body.len() / 2;
-            let mut out = head.clone();
-            out.extend_from_slice(&body[..half]);
-            let (sent, result) = write_counting(writer, &out);
+            let (sent, result) = write_head_and_half(writer, &head, body);
             if result.is_err() {
                 (sent, result)
             } else {

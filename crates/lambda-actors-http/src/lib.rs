@@ -103,7 +103,7 @@ where
     H: HttpHandler,
     F: Fn() -> Result<H, Error> + Send + Sync + 'static,
 {
-    lambda_actors::run(move || factory().map(Adapter::new))
+    lambda_actors::Runtime::new().run_http(move |_| factory())
 }
 
 /// Runs a closure `(Request, Context) -> Result<http::Response<B>, E>` (`B` anything that
@@ -116,8 +116,7 @@ where
     B: Into<Body> + 'static,
     Er: lambda_actors::IntoError + 'static,
 {
-    let handler = Adapter::new(FnHttpHandler::new(f));
-    lambda_actors::run(move || Ok(handler.clone()))
+    lambda_actors::Runtime::new().run_http_fn(f)
 }
 
 /// The HTTP entry points on [`lambda_actors::Runtime`], the way in for everything beyond the two
