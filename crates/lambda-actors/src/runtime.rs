@@ -419,6 +419,7 @@ where
         .on_started
         .take()
         .map(|f| move |handle| f(Started { invoke_url, handle }));
+    #[cfg_attr(not(feature = "local-server"), allow(unused_mut))]
     let mut shutdown_hooks = std::mem::take(&mut options.shutdown_hooks);
     // Off Lambda, the local server tells the extensions of the shutdown as Lambda would.
     #[cfg(feature = "local-server")]
