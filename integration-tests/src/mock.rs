@@ -498,6 +498,7 @@ struct State {
     release_held: bool,
     extension_events: VecDeque<serde_json::Value>,
     extension_errors: Vec<ExtensionError>,
+    telemetry_subscriptions: Vec<(Option<String>, serde_json::Value)>,
 }
 
 struct Shared {
@@ -666,6 +667,18 @@ impl MockRuntimeApi {
     pub fn wait_for_extension_errors(&self, n: usize, timeout: Duration) -> Result<Vec<ExtensionError>, String> {
         self.wait(&format!("{n} extension errors"), timeout, |st| {
             (st.extension_errors.len() >= n).then(|| st.extension_errors.clone())
+        })
+    }
+
+    /// Waits until `n` Telemetry API subscriptions (`PUT /2022-07-01/telemetry`) have arrived;
+    /// returns them: the `Lambda-Extension-Identifier` and the body.
+    pub fn wait_for_telemetry_subscriptions(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<(Option<String>, serde_json::Value)>, String> {
+        self.wait(&format!("{n} telemetry subscriptions"), timeout, |st| {
+            (st.telemetry_subscriptions.len() >= n).then(|| st.telemetry_subscriptions.clone())
         })
     }
 
@@ -1107,6 +1120,16 @@ fn handle_request(
     writer: &mut TcpStream,
     head: &Head,
 ) -> io::Result<Conn> {
+    if head.path.strip_prefix(shared.prefix.as_str()) == Some("/2022-07-01/telemetry") && head.method == "PUT" {
+        let body = http::read_body(reader, head)?;
+        shared.lock().telemetry_subscriptions.push((
+            head.header("lambda-extension-identifier").map(str::to_owned),
+            serde_json::from_slice(&body.bytes).unwrap_or(serde_json::Value::Null),
+        ));
+        shared.changed.notify_all();
+        json_reply(writer, 200, &serde_json::json!({}), false)?;
+        return Ok(Conn::Keep);
+    }
     if let Some(route) = head
         .path
         .strip_prefix(shared.prefix.as_str())

@@ -56,6 +56,7 @@ mod stream_chunks_arrive_spread_over_time;
 mod stream_error_before_first_byte_is_a_plain_error;
 mod stream_failure_mid_way_is_sent_in_trailers;
 mod stream_panic_mid_way_is_sent_in_trailers;
+mod telemetry_extension_forwards_function_logs;
 mod trace_id_env_var_follows_mode;
 mod two_hundred_megabyte_stream_keeps_memory_bounded;
 mod undecodable_event_is_unmarshal_error;

@@ -140,6 +140,27 @@ impl RuntimeClient {
         read_reply(req.send_body(error.to_json()).await).await
     }
 
+    /// `PUT /2022-07-01/telemetry` (Telemetry API): subscribes the extension `id`.
+    pub async fn subscribe_telemetry(
+        &self,
+        id: &str,
+        subscription: &crate::TelemetrySubscription,
+    ) -> Result<(), ApiError> {
+        let body = serde_json::to_string(subscription).map_err(ApiError::input)?;
+        let req = self
+            .http
+            .put(self.endpoint.telemetry_url())
+            .insert_header((headers::EXTENSION_IDENTIFIER, id))
+            .insert_header(("content-type", "application/json"));
+        read_reply(req.send_body(body).await).await
+    }
+
+    /// `POST` of a JSON body to any URL (a telemetry listener, from an emulator); `Ok` on 2xx.
+    pub async fn post_json(&self, url: &str, body: String) -> Result<(), ApiError> {
+        let req = self.http.post(url).insert_header(("content-type", "application/json"));
+        read_reply(req.send_body(body).await).await
+    }
+
     /// `GET /extension/event/next` (Extensions API): waits, with no timeout, for the next
     /// lifecycle event of the extension `id`; returns its JSON body.
     pub async fn next_extension_event(&self, id: &str) -> Result<Bytes, ApiError> {

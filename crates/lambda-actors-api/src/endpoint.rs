@@ -203,6 +203,17 @@ impl Endpoint {
         self.extension_url("exit/error")
     }
 
+    /// URL of the Telemetry API's `PUT /telemetry`.
+    pub fn telemetry_url(&self) -> String {
+        format!(
+            "http://{}:{}{}/{}/telemetry",
+            self.host,
+            self.port,
+            self.prefix,
+            crate::TELEMETRY_API_VERSION
+        )
+    }
+
     fn extension_url(&self, tail: &str) -> String {
         format!(
             "http://{}:{}{}/{EXTENSION_API_VERSION}/extension/{tail}",

@@ -14,6 +14,8 @@ pub mod headers;
 mod invocation;
 mod status;
 pub mod stream;
+mod telemetry;
+mod time;
 
 pub use bytes::Bytes;
 pub use client::{NextEvent, NextReply, RuntimeClient, MAX_EVENT_BYTES, MAX_RESPONSE_BYTES};
@@ -24,3 +26,7 @@ pub use extension::{ExtensionEvent, InvokeEvent, ShutdownEvent, Tracing};
 pub use invocation::{InvocationMeta, MetaError};
 pub use status::ReplyStatus;
 pub use stream::{HttpPrelude, StreamWriter, PRELUDE_SEPARATOR};
+pub use telemetry::{
+    Buffering, Destination, RecordClass, TelemetryRecord, TelemetrySubscription, TELEMETRY_API_VERSION,
+};
+pub use time::rfc3339_millis;

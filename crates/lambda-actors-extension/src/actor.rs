@@ -1,9 +1,12 @@
 //! The extension actor (owns the user's [`Extension`], handles one lifecycle event at a time)
 //! and the loop that registers, polls `GET /extension/event/next` and feeds it.
 
+use crate::telemetry::{self, Telemetry};
 use actix::prelude::*;
 use lambda_actors::{Error, IntoError};
-use lambda_actors_api::{Endpoint, ErrorBody, ExtensionEvent, InvokeEvent, RuntimeClient, ShutdownEvent};
+use lambda_actors_api::{
+    Endpoint, ErrorBody, ExtensionEvent, InvokeEvent, RuntimeClient, ShutdownEvent, TelemetryRecord,
+};
 use std::future::Future;
 
 /// An extension: what it does on each lifecycle event. Both handlers default to nothing.
@@ -29,6 +32,18 @@ pub trait Extension: 'static {
     /// The environment is shutting down: flush, close, within `event.deadline_ms`.
     fn on_shutdown(&mut self, event: ShutdownEvent) -> impl Future<Output = Result<(), Self::Error>> {
         let _ = event;
+        std::future::ready(Ok(()))
+    }
+
+    /// Subscribe to the Telemetry API with this (record types, batching). Default: no.
+    fn telemetry(&self) -> Option<Telemetry> {
+        None
+    }
+
+    /// A batch of telemetry records, in the order Lambda posted them. An error here is logged,
+    /// not fatal: a telemetry sink failing for a moment must not stop the extension.
+    fn on_telemetry(&mut self, batch: Vec<TelemetryRecord>) -> impl Future<Output = Result<(), Self::Error>> {
+        let _ = batch;
         std::future::ready(Ok(()))
     }
 }
@@ -110,10 +125,20 @@ async fn serve<X: Extension>(name: String, extension: X) -> Result<(), ExitError
         .register_extension(&name, &events)
         .await
         .map_err(|e| ExitError(format!("registering as {name:?} for {events:?}: {e}")))?;
+    let wants_telemetry = extension.telemetry();
     let actor = ExtensionActor {
         extension: Some(Box::new(extension)),
     }
     .start();
+    if let Some(config) = wants_telemetry {
+        if let Err(e) = telemetry::subscribe(&client, &id, config, managed, actor.clone().recipient()).await {
+            let body = ErrorBody::new("Extension.TelemetrySubscription", e.clone());
+            if let Err(report) = client.extension_error(&id, false, &body).await {
+                eprintln!("{name}: could not report the failure to /extension/init/error: {report}");
+            }
+            return Err(ExitError(format!("subscribing to the Telemetry API: {e}")));
+        }
+    }
     loop {
         let body = client.next_extension_event(&id).await.map_err(|e| {
             ExitError(format!(
@@ -129,7 +154,7 @@ async fn serve<X: Extension>(name: String, extension: X) -> Result<(), ExitError
             }
         };
         let shutdown = matches!(event, ExtensionEvent::Shutdown(_));
-        let handled = match actor.send(Lifecycle(event)).await {
+        let handled = match actor.send(Work::Event(event)).await {
             Ok(result) => result,
             Err(_) => Err(Error::new("Extension.Crash", "the extension's handler panicked")),
         };
@@ -150,10 +175,13 @@ async fn serve<X: Extension>(name: String, extension: X) -> Result<(), ExitError
     }
 }
 
-/// One lifecycle event for the actor.
-struct Lifecycle(ExtensionEvent);
+/// What the actor handles: a lifecycle event, or a batch of telemetry records.
+pub(crate) enum Work {
+    Event(ExtensionEvent),
+    Telemetry(Vec<TelemetryRecord>),
+}
 
-impl Message for Lifecycle {
+impl Message for Work {
     type Result = Result<(), Error>;
 }
 
@@ -168,10 +196,10 @@ impl<X: Extension> Actor for ExtensionActor<X> {
     type Context = Context<Self>;
 }
 
-impl<X: Extension> Handler<Lifecycle> for ExtensionActor<X> {
+impl<X: Extension> Handler<Work> for ExtensionActor<X> {
     type Result = AtomicResponse<Self, Result<(), Error>>;
 
-    fn handle(&mut self, Lifecycle(event): Lifecycle, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, work: Work, _: &mut Self::Context) -> Self::Result {
         let Some(mut extension) = self.extension.take() else {
             return AtomicResponse::new(Box::pin(actix::fut::ready(Err(Error::new(
                 "Extension.Crash",
@@ -179,9 +207,10 @@ impl<X: Extension> Handler<Lifecycle> for ExtensionActor<X> {
             )))));
         };
         let run = async move {
-            let result = match event {
-                ExtensionEvent::Invoke(e) => extension.on_invoke(e).await,
-                ExtensionEvent::Shutdown(e) => extension.on_shutdown(e).await,
+            let result = match work {
+                Work::Event(ExtensionEvent::Invoke(e)) => extension.on_invoke(e).await,
+                Work::Event(ExtensionEvent::Shutdown(e)) => extension.on_shutdown(e).await,
+                Work::Telemetry(batch) => extension.on_telemetry(batch).await,
             };
             (extension, result.map_err(IntoError::into_error))
         };

@@ -48,6 +48,9 @@
 struct ExtensionsDoc;
 
 mod actor;
+mod telemetry;
 
 pub use actor::{run, run_named, Events, ExitError, Extension};
+pub use lambda_actors_api::{Buffering, RecordClass, TelemetryRecord};
 pub use lambda_actors_api::{ExtensionEvent, InvokeEvent, ShutdownEvent, Tracing};
+pub use telemetry::Telemetry;

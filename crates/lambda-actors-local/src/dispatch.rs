@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     invocations: AtomicU64,
     /// Log lines of the invocations whose caller asked for `X-Amz-Log-Type: Tail`.
     pub(crate) tails: LogTails,
+    /// Telemetry API subscriptions and the records waiting for them.
+    pub(crate) telemetry: crate::telemetry_api::TelemetryHub,
     /// Set to `true` by [`LocalServer::stop`](crate::LocalServer::stop).
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -267,6 +269,7 @@ impl Shared {
             busy: Arc::new(AtomicUsize::new(0)),
             invocations: AtomicU64::new(0),
             tails: LogTails::default(),
+            telemetry: Default::default(),
             shutdown: watch::channel(false).0,
         }
     }
@@ -363,6 +366,11 @@ impl Shared {
             waiter: None,
         });
         Ok((id, st.initialized))
+    }
+
+    /// Whether `id` is a registered extension's identifier.
+    pub(crate) fn is_extension(&self, id: &str) -> bool {
+        self.state.lock().extensions.iter().any(|e| e.id == id)
     }
 
     /// For `/extension/event/next`: the extension's next event, or a place to wait for it.
@@ -466,6 +474,10 @@ impl Shared {
             ext.push(invoke.clone());
         }
         drop(st);
+        self.telemetry.push(
+            "platform.start",
+            serde_json::json!({ "requestId": request_id, "version": "$LATEST" }),
+        );
         if event.log_tail {
             // Before the event is written: every line the function logs for it is captured.
             self.tails.begin(&request_id);
@@ -495,6 +507,11 @@ impl Shared {
             return Claim::WrongAttempt;
         }
         let entry = st.in_flight.remove(request_id).expect("looked up above");
+        drop(st);
+        self.telemetry.push(
+            "platform.report",
+            serde_json::json!({ "requestId": request_id, "status": "success" }),
+        );
         Claim::Claimed(Claimed {
             answer: Some(entry.answer),
             deadline: entry.deadline,

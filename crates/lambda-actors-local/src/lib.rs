@@ -162,10 +162,12 @@ mod http;
 mod ids;
 mod invoke_api;
 mod invoke_stream;
+pub mod listener;
 mod log_tail;
 mod prelude;
 mod runtime_api;
 mod server;
+mod telemetry_api;
 
 pub use config::LocalConfig;
 pub use error::LocalError;

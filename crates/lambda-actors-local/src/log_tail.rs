@@ -101,7 +101,8 @@ impl Capture {
     }
 }
 
-/// Where the embedding process sends log lines, for `X-Amz-Log-Type: Tail`; from
+/// Where the embedding process sends log lines, for `X-Amz-Log-Type: Tail` and for the
+/// Telemetry API's `function` records; from
 /// [`LocalServer::log_sink`](crate::LocalServer::log_sink). Cheap to clone, usable from any
 /// thread.
 #[derive(Debug, Clone)]
@@ -115,6 +116,12 @@ impl LogSink {
         let tails = &self.0.tails;
         if tails.active.load(Ordering::Acquire) > 0 {
             tails.append(request_id, line);
+        }
+        if self.0.telemetry.count.load(Ordering::Acquire) > 0 {
+            let text = String::from_utf8_lossy(line);
+            self.0
+                .telemetry
+                .push("function", serde_json::Value::String(text.trim_end().to_owned()));
         }
     }
 }

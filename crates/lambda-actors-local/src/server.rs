@@ -45,6 +45,9 @@ pub async fn start(cfg: LocalConfig) -> Result<LocalServer, LocalError> {
         .map_err(|e| LocalError::bind(&cfg.host, cfg.port, e))?;
     let shared = Arc::new(Shared::new(cfg));
     actix_rt::spawn(accept(Arc::clone(&shared), listener));
+    if let Ok(own) = lambda_actors_api::Endpoint::parse(&addr.to_string()) {
+        actix_rt::spawn(crate::telemetry_api::forward(Arc::clone(&shared), own));
+    }
     tracing::debug!(%addr, "local Lambda server listening");
     Ok(LocalServer { shared, addr })
 }
@@ -236,6 +239,16 @@ async fn route(
 ) -> Result<bool, HttpError> {
     let path = head.path.as_str();
     let method = head.method.as_str();
+    if path == "/2022-07-01/telemetry" {
+        return match method {
+            "PUT" => crate::telemetry_api::subscribe(shared, conn, head, body).await,
+            _ => {
+                let reply =
+                    error_reply(405, "MethodNotAllowed", "use PUT /2022-07-01/telemetry").header("allow", "PUT");
+                refuse(conn, head, body, reply).await
+            }
+        };
+    }
     if let Some(rest) = path.strip_prefix("/2020-01-01/extension/") {
         return match (method, rest) {
             ("POST", "register") => crate::extensions_api::register(shared, conn, head, body).await,
