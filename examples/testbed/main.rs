@@ -1,6 +1,9 @@
 //! testbed: the function the black-box tests drive. Its contract (the `op` of the event) is
 //! fixed by the project's issues; keep every op exactly as specified.
 //!
+//! `TESTBED_INTERNAL_EXTENSION=1` registers an internal extension, `testbed-audit`, during init:
+//! it logs `internal extension saw INVOKE <requestId>` for each `INVOKE` event.
+//!
 //! At shutdown every handler logs `handler shutdown hook ran` (with how many invocations it
 //! served) and the runtime logs `runtime shutdown hook ran`. `TESTBED_HOOK_MS=N` makes each
 //! hook sleep N ms first; `TESTBED_HOOK_PANIC=1` makes them panic instead.
@@ -242,8 +245,26 @@ fn spin(ms: u64) {
     }
 }
 
+/// The internal extension of `TESTBED_INTERNAL_EXTENSION=1`.
+struct Audit;
+
+impl lambda_actors_extension::Extension for Audit {
+    type Error = Error;
+
+    async fn on_invoke(&mut self, event: lambda_actors_extension::InvokeEvent) -> Result<(), Error> {
+        tracing::info!("internal extension saw INVOKE {}", event.request_id);
+        Ok(())
+    }
+}
+
 fn main() -> Result<(), lambda_actors::RuntimeError> {
     lambda_actors::Runtime::new()
+        .init(|| async {
+            if std::env::var("TESTBED_INTERNAL_EXTENSION").is_ok_and(|v| v == "1") {
+                lambda_actors_extension::register_internal("testbed-audit", Audit).await?;
+            }
+            Ok(())
+        })
         .on_shutdown(async {
             shutdown_hook().await;
             tracing::info!("runtime shutdown hook ran");

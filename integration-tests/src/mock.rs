@@ -496,7 +496,8 @@ struct State {
     extension_parked: usize,
     held_bodies: usize,
     release_held: bool,
-    extension_events: VecDeque<serde_json::Value>,
+    /// Lifecycle events waiting, each for one extension identifier or (`None`) for any.
+    extension_events: VecDeque<(Option<String>, serde_json::Value)>,
     extension_errors: Vec<ExtensionError>,
     telemetry_subscriptions: Vec<(Option<String>, serde_json::Value)>,
 }
@@ -659,7 +660,16 @@ impl MockRuntimeApi {
     /// Queues a lifecycle event (`{"eventType": "INVOKE", ...}`) for the next
     /// `GET /extension/event/next`, parked or not.
     pub fn queue_extension_event(&self, event: serde_json::Value) {
-        self.shared.lock().extension_events.push_back(event);
+        self.shared.lock().extension_events.push_back((None, event));
+        self.shared.changed.notify_all();
+    }
+
+    /// Queues a lifecycle event for the extension registered with this identifier only.
+    pub fn queue_extension_event_for(&self, identifier: &str, event: serde_json::Value) {
+        self.shared
+            .lock()
+            .extension_events
+            .push_back((Some(identifier.to_owned()), event));
         self.shared.changed.notify_all();
     }
 
@@ -1299,9 +1309,14 @@ fn handle_extension(
             ));
             st.extension_parked += 1;
             shared.changed.notify_all();
+            let me = head.header("lambda-extension-identifier").map(str::to_owned);
             let mut event = None;
             while !shared.stopping.load(Ordering::SeqCst) && client_alive(reader) {
-                if let Some(e) = st.extension_events.pop_front() {
+                let mine = st
+                    .extension_events
+                    .iter()
+                    .position(|(target, _)| target.is_none() || *target == me);
+                if let Some((_, e)) = mine.and_then(|i| st.extension_events.remove(i)) {
                     event = Some(e);
                     break;
                 }

@@ -166,3 +166,41 @@ fn beside_the_local_server_it_gets_invokes_and_shutdown_on_ctrl_c() {
     let status = function.wait_exit(T).expect("the function exits after Ctrl-C");
     assert!(status.success(), "{status}\n{}", function.output());
 }
+
+/// An internal extension, registered from the function's own `Runtime::init`: before the
+/// first `/next`, for `INVOKE` only, its events reaching its actor in the function's process;
+/// on Managed Instances it is not registered (Lambda sends internal extensions nothing there).
+#[test]
+fn an_internal_extension_registers_for_invoke_in_classic_mode_only() {
+    let _m = shared_machine();
+    let run = Run::classic(&[("TESTBED_INTERNAL_EXTENSION", "1")]);
+    run.parked(1);
+    let regs = run.mock.wait_for_registrations(2, T).unwrap_or_else(|e| run.fail(&e));
+    let audit = regs
+        .iter()
+        .find(|r| r.name.as_deref() == Some("testbed-audit"))
+        .unwrap_or_else(|| run.fail(&format!("no testbed-audit registration: {regs:?}")));
+    run.check(audit.body == json!({"events": ["INVOKE"]}), || {
+        format!("{}", audit.body)
+    });
+    run.check(audit.at < run.mock.next_call_times()[0], || {
+        "registered after the first /next".into()
+    });
+    let id = audit.identifier.clone().expect("an identifier");
+    run.mock
+        .wait_for_extension_parked(2, T)
+        .unwrap_or_else(|e| run.fail(&e));
+    run.mock.queue_extension_event_for(&id, invoke_event("req-internal"));
+    run.proc
+        .wait_for_line(|l| l.contains("internal extension saw INVOKE req-internal"), T)
+        .unwrap_or_else(|e| run.fail(&e));
+    let echo = run.send(json!({"op": "echo"}));
+    run.answer(&echo);
+
+    let managed = Run::managed(2, &[("TESTBED_INTERNAL_EXTENSION", "1")]);
+    managed.parked(2);
+    let regs = managed.mock.registrations();
+    managed.check(regs.iter().all(|r| r.name.as_deref() != Some("testbed-audit")), || {
+        format!("registered on Managed Instances: {regs:?}")
+    });
+}

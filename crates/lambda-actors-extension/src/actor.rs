@@ -97,7 +97,7 @@ pub fn run_named<X: Extension>(name: &str, extension: X) -> Result<(), ExitError
 }
 
 /// Whether this environment is a Managed Instances one (protocol.md §7).
-fn managed_instances(lookup: impl Fn(&str) -> Option<String>) -> bool {
+pub(crate) fn managed_instances(lookup: impl Fn(&str) -> Option<String>) -> bool {
     lookup("AWS_LAMBDA_MAX_CONCURRENCY").is_some()
         || lookup("AWS_LAMBDA_INITIALIZATION_TYPE").is_some_and(|v| v == "lambda-managed-instances")
 }
@@ -126,10 +126,7 @@ async fn serve<X: Extension>(name: String, extension: X) -> Result<(), ExitError
         .await
         .map_err(|e| ExitError(format!("registering as {name:?} for {events:?}: {e}")))?;
     let wants_telemetry = extension.telemetry();
-    let actor = ExtensionActor {
-        extension: Some(Box::new(extension)),
-    }
-    .start();
+    let actor = ExtensionActor::new(extension).start();
     if let Some(config) = wants_telemetry {
         if let Err(e) = telemetry::subscribe(&client, &id, config, managed, actor.clone().recipient()).await {
             let body = ErrorBody::new("Extension.TelemetrySubscription", e.clone());
@@ -186,10 +183,18 @@ impl Message for Work {
 }
 
 /// Owns the user's extension; handles its events one at a time, in order (`AtomicResponse`).
-struct ExtensionActor<X: Extension> {
+pub(crate) struct ExtensionActor<X: Extension> {
     // Out of the actor while a handler runs, put back after. Boxed: actors must be `Unpin`,
     // user extensions need not be.
     extension: Option<Box<X>>,
+}
+
+impl<X: Extension> ExtensionActor<X> {
+    pub(crate) fn new(extension: X) -> Self {
+        Self {
+            extension: Some(Box::new(extension)),
+        }
+    }
 }
 
 impl<X: Extension> Actor for ExtensionActor<X> {

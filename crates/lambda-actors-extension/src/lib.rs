@@ -48,9 +48,11 @@
 struct ExtensionsDoc;
 
 mod actor;
+mod internal;
 mod telemetry;
 
 pub use actor::{run, run_named, Events, ExitError, Extension};
+pub use internal::register_internal;
 pub use lambda_actors_api::{Buffering, RecordClass, TelemetryRecord};
 pub use lambda_actors_api::{ExtensionEvent, InvokeEvent, ShutdownEvent, Tracing};
 pub use telemetry::Telemetry;

@@ -125,7 +125,11 @@ impl LocalServer {
     }
 
     /// Stops the server: it stops accepting, closes every connection (parked `/next`s and
-    /// waiting callers included) and releases the port as soon as its tasks next run.
+    /// waiting callers included) and releases the port as soon as its tasks next run. The
+    /// extensions that asked for `SHUTDOWN` are sent one first, best effort (a parked
+    /// `event/next` may be closed before it is written): send it earlier with
+    /// [`extension_shutdown`](Self::extension_shutdown), as lambda-actors does when its drain
+    /// starts.
     pub fn stop(self) {
         self.shared.shutdown_extensions();
         self.shared.shutdown.send_replace(true);

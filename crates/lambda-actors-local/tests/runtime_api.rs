@@ -358,7 +358,8 @@ fn an_external_extension_gets_invoke_events_and_shutdown_when_the_server_stops()
     assert_eq!(rt.respond(&event.request_id(), "application/json", b"1").status, 202);
     assert_eq!(caller.join().unwrap().text(), "1");
 
-    // Parked, then SHUTDOWN when the server stops (Ctrl-C on the function).
+    // Parked, then SHUTDOWN when the function's drain starts (what lambda-actors calls on
+    // Ctrl-C), before the server stops.
     ext.send(
         "GET",
         "/2020-01-01/extension/event/next",
@@ -366,10 +367,11 @@ fn an_external_extension_gets_invoke_events_and_shutdown_when_the_server_stops()
         b"",
     );
     assert!(ext.is_waiting());
-    h.stop();
+    h.server().extension_shutdown().send();
     let shutdown = ext.read_reply().json();
     assert_eq!(shutdown["eventType"], "SHUTDOWN");
     assert_eq!(shutdown["shutdownReason"], "spindown");
+    h.stop();
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub use config::{Config, ConfigError, Mode, Scheduling};
 pub use context::{CognitoIdentity, Context};
 pub use error::{Error, ErrorType, IntoError, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};
-pub use runtime::{Runtime, RuntimeHandle, Started};
+pub use runtime::{runtime_api, Runtime, RuntimeHandle, Started};
 pub use stream::ResponseStream;
 pub use stream_response::{BodySender, StreamResponse};
 pub use writer::{ResponseHandler, ResponseWriter};

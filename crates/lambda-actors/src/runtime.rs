@@ -349,6 +349,7 @@ where
         }))
     });
 
+    RUNTIME_API.with(|api| *api.borrow_mut() = Some(endpoint.authority() + endpoint.prefix()));
     let state = match (init)().await {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -425,7 +426,15 @@ where
     #[cfg(feature = "local-server")]
     if let Some(server) = &_local_server {
         let extensions = server.extension_shutdown();
-        shutdown_hooks.insert(0, Box::pin(async move { extensions.send() }));
+        shutdown_hooks.insert(
+            0,
+            Box::pin(async move {
+                extensions.send();
+                // The parked `event/next` calls are answered by tasks of this thread: let them
+                // write the event before the process can exit.
+                actix_rt::time::sleep(Duration::from_millis(20)).await;
+            }),
+        );
     }
     let result = run_slots(
         &config,
@@ -441,6 +450,19 @@ where
         arbiter.stop();
     }
     result
+}
+
+thread_local! {
+    /// The Runtime API of the runtime started on this thread (see [`runtime_api`]).
+    static RUNTIME_API: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The Runtime API (`host:port` and any path prefix, as in `AWS_LAMBDA_RUNTIME_API`) that the
+/// runtime started on this thread talks to — the embedded local server's when it serves the
+/// function locally. Set before `Runtime::init` runs, so code there can reach the Lambda APIs
+/// (registering an internal extension, say); `None` elsewhere.
+pub fn runtime_api() -> Option<String> {
+    RUNTIME_API.with(|api| api.borrow().clone())
 }
 
 #[cfg(feature = "local-server")]
