@@ -105,8 +105,10 @@ async fn poll_loop(
             return;
         };
         // Only the wait for the reply head gives way to the drain: once it is here the event
-        // is delivered, and is read, run and answered like any other.
-        let Some(head) = shared.until_drained(local.client.next_head()).await else {
+        // is delivered, and is read, run and answered like any other. A reply Lambda wrote just
+        // before the signal may still be on its way, or unread in the socket: it gets
+        // HEAD_GRACE after the drain starts before the call is dropped.
+        let Some(head) = wait_for_head(&shared, local.client.next_head()).await else {
             return;
         };
         let (next, receiving) = match head {
@@ -166,6 +168,27 @@ async fn poll_loop(
             return;
         }
     }
+}
+
+/// How long a parked `/next` may still deliver after the drain starts.
+pub(crate) const HEAD_GRACE: Duration = Duration::from_millis(50);
+
+/// The `/next` reply head, unless the drain started and none came within [`HEAD_GRACE`].
+/// Counted in [`Shared::polling`] meanwhile, so the drain knows when no event can arrive.
+async fn wait_for_head<F: std::future::Future>(shared: &Shared, head: F) -> Option<F::Output> {
+    shared.polling.fetch_add(1, Ordering::SeqCst);
+    if shared.is_draining() {
+        // Not sent yet: no new `/next` once the drain has begun.
+        shared.polling.fetch_sub(1, Ordering::SeqCst);
+        return None;
+    }
+    let mut head = std::pin::pin!(head);
+    let got = match shared.until_drained(head.as_mut()).await {
+        Some(reply) => Some(reply),
+        None => tokio::time::timeout(HEAD_GRACE, head).await.ok(),
+    };
+    shared.polling.fetch_sub(1, Ordering::SeqCst);
+    got
 }
 
 /// Marks a poller between a `/next` reply head and handing its event over (see

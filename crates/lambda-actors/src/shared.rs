@@ -26,6 +26,9 @@ pub(crate) struct Shared {
     /// Pollers between a `/next` reply head and the hand-off of its event to a handler: the
     /// drain waits for them before it runs the handlers' shutdown hooks.
     pub(crate) receiving: AtomicUsize,
+    /// Pollers waiting for a `/next` reply head (after the drain starts, for a short grace):
+    /// while any is, an event may still arrive.
+    pub(crate) polling: AtomicUsize,
     pub(crate) pollers_alive: AtomicUsize,
     /// Pollers restarted by the supervisor (counted there, off the hot path).
     pub(crate) poller_restarts: AtomicU64,
@@ -43,6 +46,7 @@ impl Shared {
             cut_notify: Notify::new(),
             in_flight: AtomicUsize::new(0),
             receiving: AtomicUsize::new(0),
+            polling: AtomicUsize::new(0),
             pollers_alive: AtomicUsize::new(0),
             poller_restarts: AtomicU64::new(0),
         })

@@ -282,10 +282,11 @@ impl Supervisor {
         let handler_hooks = self.handler_hooks.clone();
         let runtime_hooks = std::mem::take(&mut self.shutdown_hooks);
         let drained = async move {
-            let idle = || shared.in_flight.load(Ordering::SeqCst) == 0 && SpawnedWork::alive() == 0;
-            // Events already arriving reach their handlers first, so every hook follows its
-            // handler's last invocation.
-            wait_until(deadline, || shared.receiving.load(Ordering::SeqCst) == 0).await;
+            let arriving = || shared.polling.load(Ordering::SeqCst) > 0 || shared.receiving.load(Ordering::SeqCst) > 0;
+            let idle = || !arriving() && shared.in_flight.load(Ordering::SeqCst) == 0 && SpawnedWork::alive() == 0;
+            // Events already arriving (a reply written just before the signal) reach their
+            // handlers first, so every hook follows its handler's last invocation.
+            wait_until(deadline, || !arriving()).await;
             let handlers_done = handler_hooks.stop_all(deadline);
             wait_until(start + window / 2, idle).await;
             run_shutdown_hooks(runtime_hooks, deadline).await;
