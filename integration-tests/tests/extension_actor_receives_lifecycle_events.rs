@@ -24,22 +24,6 @@ fn invoke_event(id: &str) -> Value {
     })
 }
 
-/// A `POST /invoke` to the local server; the whole reply as text.
-fn post(port: u16, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    conn.set_read_timeout(Some(T)).unwrap();
-    write!(
-        conn,
-        "POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).unwrap();
-    reply
-}
-
 fn shutdown_event() -> Value {
     json!({"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": now_epoch_ms() + 2000})
 }
@@ -138,20 +122,14 @@ fn a_failing_or_panicking_extension_is_reported_to_exit_error() {
 #[test]
 fn beside_the_local_server_it_gets_invokes_and_shutdown_on_ctrl_c() {
     let _m = shared_machine();
-    let port = MockRuntimeApi::reserve_port();
-    let mut function = ProcessBuilder::new(binary(TESTBED))
-        .env("LOCAL_LAMBDA_PORT", &port.to_string())
-        .spawn();
-    function
-        .wait_for_line(|l| l.contains("serving the function locally"), T)
-        .unwrap_or_else(|e| panic!("{e}\n{}", function.output()));
+    let (mut function, port) = serve_locally(&[]);
     let mut extension = ProcessBuilder::new(binary(EXTENSION))
         .runtime_api(&format!("127.0.0.1:{port}"))
         .spawn();
     function
         .wait_for_line(|l| l.contains("extension extension-flush registered"), T)
         .unwrap_or_else(|e| panic!("{e}\n{}\n{}", function.output(), extension.output()));
-    let reply = post(port, r#"{"op":"echo"}"#);
+    let reply = http_post(&format!("127.0.0.1:{port}"), "/invoke", r#"{"op":"echo"}"#);
     assert!(reply.contains(r#""op":"echo""#), "{reply}");
     function.sigint();
     let status = extension

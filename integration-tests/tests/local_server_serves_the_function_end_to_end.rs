@@ -7,20 +7,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The testbed serving locally on a free port, with `n` slots.
 fn serve(n: usize) -> (Process, u16) {
-    let port = free_port();
-    let proc = ProcessBuilder::new(binary(TESTBED))
-        .env("LOCAL_LAMBDA_PORT", &port.to_string())
-        .env("AWS_LAMBDA_MAX_CONCURRENCY", &n.to_string())
-        .spawn();
-    proc.wait_for_line(|l| l.contains("serving the function locally"), T)
-        .unwrap_or_else(|e| panic!("{e}\n{}", proc.output()));
-    (proc, port)
+    serve_locally(&[("AWS_LAMBDA_MAX_CONCURRENCY", &n.to_string())])
 }
 
 /// A POST; returns the status, the raw head, the body (de-chunked), and when each body byte

@@ -358,3 +358,33 @@ pub fn counted(run: &Run, field: &str, want: u64, timeout: Duration) -> u64 {
     );
     total
 }
+
+/// The testbed serving itself through the embedded local server on a free port of
+/// `127.0.0.1`, with extra env; returns it once it says it is serving, and the port.
+pub fn serve_locally(env: &[(&str, &str)]) -> (Process, u16) {
+    let port = MockRuntimeApi::reserve_port();
+    let proc = ProcessBuilder::new(binary(TESTBED))
+        .env("LOCAL_LAMBDA_PORT", &port.to_string())
+        .envs(env.iter().copied())
+        .spawn();
+    proc.wait_for_line(|l| l.contains("serving the function locally"), T)
+        .unwrap_or_else(|e| panic!("{e}\n{}", proc.output()));
+    (proc, port)
+}
+
+/// One `POST` of a JSON body on a fresh connection to `authority` (`127.0.0.1:PORT`); the
+/// whole reply, as text.
+pub fn http_post(authority: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(authority).unwrap();
+    conn.set_read_timeout(Some(T)).unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).unwrap();
+    reply
+}

@@ -5,7 +5,6 @@
 //! the function's own log lines arrive.
 
 use crate::support::*;
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 const TELEMETRY: &str = env!("CARGO_BIN_EXE_telemetry-logs");
@@ -25,16 +24,7 @@ fn post(uri: &str, body: &str) -> u16 {
     let (authority, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let mut conn = std::net::TcpStream::connect(authority).unwrap();
-    conn.set_read_timeout(Some(T)).unwrap();
-    write!(
-        conn,
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).unwrap();
+    let reply = http_post(authority, &path, body);
     reply
         .split_whitespace()
         .nth(1)
@@ -126,27 +116,13 @@ fn on_managed_instances_it_subscribes_with_the_managed_instances_schema() {
 #[test]
 fn beside_the_local_server_the_functions_log_lines_arrive() {
     let _m = shared_machine();
-    let port = MockRuntimeApi::reserve_port();
-    let mut function = ProcessBuilder::new(binary(TESTBED))
-        .env("LOCAL_LAMBDA_PORT", &port.to_string())
-        .spawn();
-    function
-        .wait_for_line(|l| l.contains("serving the function locally"), T)
-        .unwrap_or_else(|e| panic!("{e}\n{}", function.output()));
+    let (mut function, port) = serve_locally(&[]);
     let mut extension = start(&format!("127.0.0.1:{port}"), &[]);
     function
         .wait_for_line(|l| l.contains("telemetry subscription"), T)
         .unwrap_or_else(|e| panic!("{e}\n{}\n{}", function.output(), extension.output()));
     let event = r#"{"op":"log","level":"info","message":"hello from the function"}"#;
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        conn,
-        "POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{event}",
-        event.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).unwrap();
+    let reply = http_post(&format!("127.0.0.1:{port}"), "/invoke", event);
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     extension
         .wait_for_line(
