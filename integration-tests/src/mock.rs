@@ -1320,11 +1320,7 @@ fn handle_extension(
                     event = Some(e);
                     break;
                 }
-                st = shared
-                    .changed
-                    .wait_timeout(st, PARK_POLL)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+                st = park(shared, st);
             }
             st.extension_parked -= 1;
             drop(st);
@@ -1361,6 +1357,16 @@ fn not_found(shared: &Shared, writer: &mut TcpStream, head: &Head) -> io::Result
         false,
     )?;
     Ok(Conn::Keep)
+}
+
+/// Waits for a change of the mock's state, at most [`PARK_POLL`] (a parked request looks
+/// again at its client and at what it waits for).
+fn park<'a>(shared: &'a Shared, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    shared
+        .changed
+        .wait_timeout(st, PARK_POLL)
+        .unwrap_or_else(|e| e.into_inner())
+        .0
 }
 
 /// Whether the client of a parked request is still connected.
@@ -1475,11 +1481,7 @@ fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpSt
             st.max_in_flight = st.max_in_flight.max(st.in_flight.len());
             break q;
         }
-        st = shared
-            .changed
-            .wait_timeout(st, PARK_POLL)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
+        st = park(shared, st);
     };
     drop(st);
     shared.changed.notify_all();
@@ -1510,11 +1512,7 @@ fn serve_next(shared: &Shared, reader: &BufReader<TcpStream>, writer: &mut TcpSt
                 st.held_bodies += 1;
                 shared.changed.notify_all();
                 while !st.release_held && !shared.stopping.load(Ordering::SeqCst) {
-                    st = shared
-                        .changed
-                        .wait_timeout(st, PARK_POLL)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    st = park(shared, st);
                 }
                 drop(st);
                 let (rest, result) = write_counting(writer, &body[half..]);
