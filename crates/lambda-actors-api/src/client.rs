@@ -1,8 +1,14 @@
 //! The Runtime API client over awc: `GET /next`, `POST /response`, `/error`, `/init/error`.
+//! The three calls of every invocation run on owned connections through awc's HTTP/1 codec
+//! (`conn.rs`); the rest through `awc::Client`.
 
+use crate::conn::{BodyError, Connections, Reply};
 use crate::{headers, ApiError, Endpoint, ErrorBody, InvocationMeta};
+use actix_http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_http::Method;
 use awc::error::SendRequestError;
 use bytes::Bytes;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Largest event body read from `/next`. Lambda's synchronous limit is 6 MB; reading more
@@ -32,7 +38,9 @@ pub struct NextEvent {
 pub struct RuntimeClient {
     http: awc::Client,
     endpoint: Endpoint,
-    next_uri: awc::http::Uri,
+    /// `GET /next`, `POST /response` and `POST /error`, on this thread's owned connections.
+    conns: Rc<Connections>,
+    next_path: String,
 }
 
 impl std::fmt::Debug for RuntimeClient {
@@ -60,10 +68,8 @@ impl RuntimeClient {
             .finish();
         Self {
             http,
-            next_uri: endpoint
-                .next_url()
-                .parse()
-                .expect("a parsed endpoint makes a valid URI"),
+            conns: Rc::new(Connections::new(endpoint.authority(), headers::USER_AGENT)),
+            next_path: endpoint.next_path(),
             endpoint: endpoint.clone(),
         }
     }
@@ -82,8 +88,11 @@ impl RuntimeClient {
     /// event counts as delivered (its request id went out), so a caller that stops waiting for
     /// events must still [`read`](NextReply::read) it and answer it.
     pub async fn next_head(&self) -> Result<NextReply, ApiError> {
-        let resp = self.http.get(self.next_uri.clone()).send().await.map_err(send_error)?;
-        Ok(NextReply { resp })
+        let reply = self.conns.send(Method::GET, &self.next_path, &[], None).await?;
+        Ok(NextReply {
+            reply,
+            conns: self.conns.clone(),
+        })
     }
 
     /// `POST /extension/register` (Extensions API): registers an extension named `name` for
@@ -188,14 +197,16 @@ impl RuntimeClient {
         content_type: &str,
         body: Bytes,
     ) -> Result<(), ApiError> {
-        let mut req = self
-            .http
-            .post(self.endpoint.response_url(request_id))
-            .insert_header(("content-type", content_type));
+        let mut headers = Vec::with_capacity(2);
+        headers.push((CONTENT_TYPE, header_value("content-type", content_type)?));
         if let Some(id) = invocation_id {
-            req = req.insert_header((headers::INVOCATION_ID, id));
+            headers.push((
+                HeaderName::from_static(headers::INVOCATION_ID),
+                header_value(headers::INVOCATION_ID, id)?,
+            ));
         }
-        read_reply(req.send_body(body).await).await
+        let path = self.endpoint.invocation_path(request_id, "/response");
+        self.answer(&path, &headers, body).await
     }
 
     /// `POST /runtime/invocation/{id}/error`.
@@ -205,15 +216,33 @@ impl RuntimeClient {
         invocation_id: Option<&str>,
         error: &ErrorBody,
     ) -> Result<(), ApiError> {
-        let mut req = self
-            .http
-            .post(self.endpoint.error_url(request_id))
-            .insert_header(("content-type", "application/json"))
-            .insert_header((headers::FUNCTION_ERROR_TYPE, error.header_type().as_ref()));
+        let mut headers = Vec::with_capacity(3);
+        headers.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        headers.push((
+            HeaderName::from_static(headers::FUNCTION_ERROR_TYPE),
+            header_value(headers::FUNCTION_ERROR_TYPE, error.header_type().as_ref())?,
+        ));
         if let Some(id) = invocation_id {
-            req = req.insert_header((headers::INVOCATION_ID, id));
+            headers.push((
+                HeaderName::from_static(headers::INVOCATION_ID),
+                header_value(headers::INVOCATION_ID, id)?,
+            ));
         }
-        read_reply(req.send_body(error.to_json()).await).await
+        let path = self.endpoint.invocation_path(request_id, "/error");
+        self.answer(&path, &headers, Bytes::from(error.to_json())).await
+    }
+
+    /// An answer on an owned connection: the reply's body read to the end (so the connection
+    /// can be reused), 2xx or the status as an error.
+    async fn answer(&self, path: &str, headers: &[(HeaderName, HeaderValue)], body: Bytes) -> Result<(), ApiError> {
+        let reply = self.conns.send(Method::POST, path, headers, Some(body)).await?;
+        let code = reply.head.status.as_u16();
+        let body = self.conns.read_body(reply, MAX_REPLY_BYTES).await.unwrap_or_default();
+        if (200..300).contains(&code) {
+            Ok(())
+        } else {
+            Err(ApiError::from_status(code, &body))
+        }
     }
 
     /// `POST /runtime/init/error`.
@@ -229,13 +258,14 @@ impl RuntimeClient {
 
 /// A `/next` reply whose head has arrived: the event is delivered, its body still to read.
 pub struct NextReply {
-    resp: awc::ClientResponse,
+    reply: Reply,
+    conns: Rc<Connections>,
 }
 
 impl std::fmt::Debug for NextReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NextReply")
-            .field("status", &self.resp.status())
+            .field("status", &self.reply.head.status)
             .finish()
     }
 }
@@ -244,35 +274,42 @@ impl NextReply {
     /// Reads the body; the event, or why it cannot be had (with its request id when the
     /// headers named one, so it can still be answered).
     pub async fn read(self) -> Result<NextEvent, ApiError> {
-        let mut resp = self.resp;
-        let code = resp.status().as_u16();
+        let Self { reply, conns } = self;
+        let code = reply.head.status.as_u16();
         if !(200..300).contains(&code) {
-            let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
+            let body = conns.read_body(reply, MAX_REPLY_BYTES).await.unwrap_or_default();
             return Err(ApiError::from_status(code, &body));
         }
-        let meta = InvocationMeta::from_header_pairs(resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        let declared = resp
-            .headers()
+        let headers = &reply.head.headers;
+        let meta = InvocationMeta::from_header_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+        let declared = headers
             .get(awc::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<usize>().ok());
-        let body = resp.body().limit(MAX_EVENT_BYTES).await;
+        let body = conns.read_body(reply, MAX_EVENT_BYTES).await;
         let meta = meta.map_err(ApiError::headers)?;
         match body {
-            // awc ends a body at EOF without checking the declared length: a cut event must
-            // not reach the handler as if it were whole.
-            Ok(body) if declared.is_some_and(|n| body.len() < n) => Err(ApiError::body(
-                format_args!(
-                    "the body ended after {} of {} bytes",
-                    body.len(),
-                    declared.unwrap_or_default()
-                ),
-                meta,
-            )),
             Ok(body) => Ok(NextEvent { meta, body }),
-            Err(e) => Err(ApiError::body(e, meta)),
+            // A cut event must not reach the handler as if it were whole.
+            Err(BodyError::Cut(read)) => Err(match declared {
+                Some(n) => ApiError::body(format_args!("the body ended after {read} of {n} bytes"), meta),
+                None => ApiError::body(
+                    format_args!("the connection closed after {read} bytes of the body"),
+                    meta,
+                ),
+            }),
+            Err(BodyError::Bad(e)) => Err(ApiError::body(e, meta)),
         }
     }
+}
+
+/// A header value from the caller, or why it cannot go on the wire.
+fn header_value(name: &str, value: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(value).map_err(|_| {
+        ApiError::input(format_args!(
+            "the {name} header value {value:?} is not a valid header value"
+        ))
+    })
 }
 
 type SendResult = Result<awc::ClientResponse, SendRequestError>;

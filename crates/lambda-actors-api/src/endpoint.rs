@@ -151,17 +151,25 @@ impl Endpoint {
 
     /// `{base}/runtime/invocation/{id}{tail}`, built with `push_str` (this is on the hot path).
     fn invocation_url(&self, request_id: &str, tail: &str) -> String {
-        let mut url = String::with_capacity(self.base.len() + 20 + request_id.len() + tail.len());
-        url.push_str(&self.base);
-        url.push_str("/runtime/invocation/");
-        if request_id.bytes().all(PathSegment::is_unreserved) {
-            url.push_str(request_id);
-        } else {
-            use std::fmt::Write;
-            let _ = write!(url, "{}", PathSegment(request_id));
-        }
-        url.push_str(tail);
-        url
+        invocation_at(&self.base, request_id, tail)
+    }
+
+    /// `[/prefix]/2018-06-01`: the base URL without scheme and authority.
+    fn base_path(&self) -> &str {
+        // The host never holds a `/` (an IPv6 address is in brackets), so the first `/` after
+        // `http://` starts the path.
+        let start = self.base[7..].find('/').map_or(self.base.len(), |i| i + 7);
+        &self.base[start..]
+    }
+
+    /// Path (without scheme and authority) of `GET /runtime/invocation/next`.
+    pub(crate) fn next_path(&self) -> String {
+        format!("{}/runtime/invocation/next", self.base_path())
+    }
+
+    /// Path (without scheme and authority) of `/runtime/invocation/{id}{tail}`.
+    pub(crate) fn invocation_path(&self, request_id: &str, tail: &str) -> String {
+        invocation_at(self.base_path(), request_id, tail)
     }
 
     /// Path (without scheme and authority) of the response endpoint, for hand-written requests.
@@ -249,6 +257,21 @@ impl fmt::Display for PathSegment<'_> {
         }
         Ok(())
     }
+}
+
+/// `{base}/runtime/invocation/{id}{tail}`, with the request id as one path segment.
+fn invocation_at(base: &str, request_id: &str, tail: &str) -> String {
+    let mut url = String::with_capacity(base.len() + 20 + request_id.len() + tail.len());
+    url.push_str(base);
+    url.push_str("/runtime/invocation/");
+    if request_id.bytes().all(PathSegment::is_unreserved) {
+        url.push_str(request_id);
+    } else {
+        use std::fmt::Write;
+        let _ = write!(url, "{}", PathSegment(request_id));
+    }
+    url.push_str(tail);
+    url
 }
 
 #[cfg(test)]

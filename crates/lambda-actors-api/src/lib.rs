@@ -6,6 +6,7 @@
 //! responses with real HTTP trailers ([`stream`]).
 
 mod client;
+mod conn;
 mod endpoint;
 mod error;
 mod error_body;

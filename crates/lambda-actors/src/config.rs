@@ -66,6 +66,20 @@ pub enum Scheduling {
     Shared,
 }
 
+/// Whether the threads of the isolated layout are pinned to CPUs (`LAMBDA_ACTORS_PIN_THREADS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadPinning {
+    /// Pin when the process may run on exactly as many CPUs as it has handler threads (a
+    /// Lambda microVM, a container with a cpuset): the CPUs are then the process's own.
+    /// Elsewhere (a quota-limited container on a larger host) other processes would be
+    /// crowded onto the same CPUs, so nothing is pinned.
+    Auto,
+    /// Pin I/O thread *i* and handler thread *i* to the *i*-th CPU the process may use.
+    Always,
+    /// Leave placement to the kernel.
+    Never,
+}
+
 /// Identity of the function, as Lambda sets it in the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionInfo {
@@ -141,6 +155,11 @@ pub struct Config {
     pub metrics_format: MetricsFormat,
     /// `LAMBDA_ACTORS_SCHEDULING`: `isolated` (default) or `shared`; Managed Instances mode only.
     pub scheduling: Scheduling,
+    /// `LAMBDA_ACTORS_PIN_THREADS`: `auto` (default), or a switch (`1`/`0`, …). Isolated
+    /// scheduling only: I/O thread *i* and handler thread *i* share CPU *i*, and the router
+    /// prefers handler thread *i* for the events that I/O thread *i* reads, so both hand-offs
+    /// of an invocation stay on one CPU.
+    pub pin_threads: ThreadPinning,
     /// `AWS_LAMBDA_LOG_FORMAT`: `Text` or `JSON` (any case). Managed mode defaults to JSON.
     pub log_format: LogFormat,
     /// `RUST_LOG` if set, else `AWS_LAMBDA_LOG_LEVEL`, else `info`.
@@ -319,6 +338,21 @@ impl Config {
             }
         };
 
+        let pin_threads = match lookup("LAMBDA_ACTORS_PIN_THREADS") {
+            None => ThreadPinning::Auto,
+            Some(v) if v.eq_ignore_ascii_case("auto") => ThreadPinning::Auto,
+            Some(v) => match switch("LAMBDA_ACTORS_PIN_THREADS", &v) {
+                Ok(true) => ThreadPinning::Always,
+                Ok(false) => ThreadPinning::Never,
+                Err(_) => {
+                    return Err(ConfigError::new(
+                        "LAMBDA_ACTORS_PIN_THREADS",
+                        &v,
+                        "expected `auto` or one of 1, 0, true, false, on, off",
+                    ))
+                }
+            },
+        };
         let scheduling = match lookup("LAMBDA_ACTORS_SCHEDULING") {
             None => Scheduling::Isolated,
             Some(v) if v.eq_ignore_ascii_case("isolated") => Scheduling::Isolated,
@@ -422,6 +456,7 @@ impl Config {
             graceful_shutdown,
             stall_warn,
             scheduling,
+            pin_threads,
             metrics_interval,
             metrics_format,
             log_format,
@@ -583,6 +618,26 @@ mod tests {
         assert_eq!(
             cfg(&[("LOCAL_LAMBDA_MAX_CONCURRENCY", "4")]).unwrap().mode,
             Mode::Managed { concurrency: 4 }
+        );
+    }
+
+    #[test]
+    fn thread_pinning_is_auto_unless_switched_and_a_bad_value_is_named() {
+        assert_eq!(cfg(&[]).unwrap().pin_threads, ThreadPinning::Auto);
+        for (value, want) in [
+            ("AUTO", ThreadPinning::Auto),
+            ("1", ThreadPinning::Always),
+            ("on", ThreadPinning::Always),
+            ("0", ThreadPinning::Never),
+            ("false", ThreadPinning::Never),
+        ] {
+            let c = cfg(&[("LAMBDA_ACTORS_PIN_THREADS", value)]).unwrap();
+            assert_eq!(c.pin_threads, want, "{value}");
+        }
+        let err = cfg(&[("LAMBDA_ACTORS_PIN_THREADS", "cpu0")]).unwrap_err().to_string();
+        assert!(
+            err.contains("LAMBDA_ACTORS_PIN_THREADS") && err.contains("cpu0"),
+            "{err}"
         );
     }
 

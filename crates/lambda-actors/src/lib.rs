@@ -12,6 +12,7 @@ mod handler_actor;
 mod logging;
 mod metrics;
 mod panic;
+mod pinning;
 mod poller;
 mod pool;
 mod response_stream;
@@ -28,7 +29,7 @@ mod writer;
 
 pub use blocking::{spawn_blocking, BlockingHandler};
 pub use bytes::Bytes;
-pub use config::{Config, ConfigError, Mode, Scheduling};
+pub use config::{Config, ConfigError, Mode, Scheduling, ThreadPinning};
 pub use context::{CognitoIdentity, Context};
 pub use error::{Error, ErrorType, IntoError, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};

@@ -7,6 +7,7 @@
 use crate::answer::{Answer, AnswerError, AnswerState};
 use crate::handler::Reply;
 use crate::handler_actor::{HandlerLease, Invoke, Invoked, Outcome, Pool};
+use crate::pool::Affinity;
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::{Fatal, PollerDied, Supervisor};
 use crate::writer::RESPONSE_REJECTED;
@@ -36,8 +37,8 @@ const BLOCKED_MARGIN: Duration = Duration::from_millis(100);
 /// so the mailbox stays live during the long poll.
 pub(crate) struct Poller {
     slot: usize,
-    /// The handler arbiter this poller's thread is, when pollers and handlers share threads.
-    home: Option<usize>,
+    /// The handler arbiter this poller's events go to first, when it may.
+    affinity: Affinity,
     shared: Arc<Shared>,
     pool: Arc<Pool>,
     supervisor: Addr<Supervisor>,
@@ -47,14 +48,14 @@ pub(crate) struct Poller {
 impl Poller {
     pub(crate) fn new(
         slot: usize,
-        home: Option<usize>,
+        affinity: Affinity,
         shared: Arc<Shared>,
         pool: Arc<Pool>,
         supervisor: Addr<Supervisor>,
     ) -> Self {
         Self {
             slot,
-            home,
+            affinity,
             shared,
             pool,
             supervisor,
@@ -73,7 +74,7 @@ impl Actor for Poller {
             self.shared.clone(),
             self.pool.clone(),
             self.supervisor.clone(),
-            (self.slot, self.home),
+            (self.slot, self.affinity),
         );
         ctx.spawn(run.into_actor(self).map(|(), act, ctx| {
             act.finished = true;
@@ -96,7 +97,7 @@ async fn poll_loop(
     shared: Arc<Shared>,
     pool: Arc<Pool>,
     supervisor: Addr<Supervisor>,
-    (slot, home): (usize, Option<usize>),
+    (slot, affinity): (usize, Affinity),
 ) {
     let managed = shared.config.mode.is_managed();
     let mut backoff = Backoff::new(slot);
@@ -121,7 +122,7 @@ async fn poll_loop(
         let err = match next {
             Ok(event) => {
                 backoff.reset();
-                let mut lease = pool.route(permit, home).await;
+                let mut lease = pool.route(permit, affinity).await;
                 invoke(&local, &shared, &mut lease, event, receiving).await;
                 continue;
             }

@@ -4,9 +4,10 @@ use crate::config::{Config, ConfigError, Scheduling};
 use crate::extension::{self, ShutdownExtension};
 use crate::handler::{FnHandler, Json, Raw, Service};
 use crate::handler_actor::{Factory, HandlerActor, HandlerHooks, Invoke};
+use crate::pinning;
 use crate::poller::Poller;
 use crate::pool::load::ArbiterLoad;
-use crate::pool::{HandlerPool, Respawn};
+use crate::pool::{Affinity, HandlerPool, Respawn};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::Supervisor;
 use crate::supervisor::{Arbiters, ShutdownHook, StartPoller};
@@ -375,16 +376,24 @@ where
             // thread for every slot caps the throughput at one core's worth of HTTP work.
             let k = config.arbiters();
             let spawned: Vec<Arbiter> = (0..2 * k - 1).map(|_| Arbiter::new()).collect();
-            let handlers = spawned[..k].iter().map(Arbiter::handle).collect();
-            let io = std::iter::once(main_arbiter)
+            let handlers: Vec<ArbiterHandle> = spawned[..k].iter().map(Arbiter::handle).collect();
+            let io: Vec<ArbiterHandle> = std::iter::once(main_arbiter)
                 .chain(spawned[k..].iter().map(Arbiter::handle))
                 .collect();
+            // I/O thread i and handler thread i on CPU i, when the CPUs are the process's own.
+            let pinned = pinning::plan(config.pin_threads, k);
+            if let Some(cores) = &pinned {
+                for (thread, &core) in io.iter().zip(cores).chain(handlers.iter().zip(cores)) {
+                    thread.spawn_fn(move || pinning::pin_current(core));
+                }
+            }
             (
                 spawned,
                 Arbiters {
                     io,
                     handlers,
                     shared: false,
+                    pinned: pinned.is_some(),
                 },
             )
         }
@@ -399,6 +408,7 @@ where
                     io: all.clone(),
                     handlers: all,
                     shared: true,
+                    pinned: false,
                 },
             )
         }
@@ -408,6 +418,7 @@ where
                 io: vec![main_arbiter.clone()],
                 handlers: vec![main_arbiter],
                 shared: true,
+                pinned: false,
             },
         ),
     };
@@ -583,17 +594,22 @@ async fn run_slots<Svc: Service>(
 
     // Phase 2: the supervisor, then one poller per slot on its I/O arbiter.
     let (exit_tx, exit_rx) = oneshot::channel();
-    let handler_arbiters = arbiters.handlers.len();
+    let (handler_arbiters, pinned_threads) = (arbiters.handlers.len(), arbiters.pinned);
     let start_poller: StartPoller = {
         let (shared, pool, io) = (shared.clone(), pool.clone(), arbiters.io.clone());
-        // Pollers that share their thread with handlers run their events there when they can.
-        let colocated = arbiters.shared;
+        // Pollers that share their thread with handlers run their events there when they can;
+        // pinned, they prefer the handler thread on their CPU.
+        let (colocated, pinned) = (arbiters.shared, arbiters.pinned);
         Arc::new(move |slot, supervisor| {
             let (shared, pool) = (shared.clone(), pool.clone());
             let index = slot % io.len();
-            let home = colocated.then_some(index);
+            let affinity = match (colocated, pinned) {
+                (true, _) => Affinity::Home(index),
+                (false, true) => Affinity::Near(index),
+                (false, false) => Affinity::None,
+            };
             io[index].spawn_fn(move || {
-                Poller::new(slot, home, shared, pool, supervisor).start();
+                Poller::new(slot, affinity, shared, pool, supervisor).start();
             });
         })
     };
@@ -621,6 +637,7 @@ async fn run_slots<Svc: Service>(
         slots,
         handlers = config.handler_pool_size,
         handler_arbiters,
+        pinned_threads,
         runtime_api = endpoint.base_url(),
         "lambda-actors {} started",
         env!("CARGO_PKG_VERSION"),

@@ -49,6 +49,8 @@ pub(crate) struct Arbiters {
     pub(crate) handlers: Vec<ArbiterHandle>,
     /// Classic mode: the handler arbiter is the I/O arbiter.
     pub(crate) shared: bool,
+    /// I/O arbiter *i* and handler arbiter *i* are pinned to one CPU (`src/pinning.rs`).
+    pub(crate) pinned: bool,
 }
 
 impl Arbiters {

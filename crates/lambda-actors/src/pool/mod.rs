@@ -10,7 +10,9 @@
 //!   least busy handler arbiter that is not stalled (see `routing.rs` for the whole rule).
 //!   Within an arbiter, the most recently used free handler (warmest caches) goes first.
 //!   A poller that shares its thread with handlers (`LAMBDA_ACTORS_SCHEDULING=shared`, and
-//!   classic mode) names that arbiter as its *home*: its events run there when it can.
+//!   classic mode) names that arbiter as its *home*: its events run there when it can. With
+//!   isolated scheduling and pinned threads, a poller names the handler arbiter on its own CPU
+//!   as *near*: its events run there unless that thread is busy with handler code right now.
 //!
 //! A handler goes back to the free list the moment its invocation ends, by itself, on its
 //! own thread ([`Release`], carried in the `Invoke` message) — not when the poller is done
@@ -31,6 +33,7 @@ use crate::shared::ArbiterLocal;
 use actix_rt::ArbiterHandle;
 use load::ArbiterLoad;
 use parking_lot::Mutex;
+pub(crate) use routing::Affinity;
 use routing::Candidate;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -136,10 +139,10 @@ impl<W: Worker> HandlerPool<W> {
     /// When every free handler is on a stalled arbiter, the event would only wait there for
     /// the stall to end; so it waits here instead for whichever comes first: a handler freed
     /// on another arbiter, or the stall's end (checked every [`STALL_RECHECK`]).
-    pub(crate) async fn route(self: &Arc<Self>, permit: Permit, home: Option<usize>) -> Lease<W> {
+    pub(crate) async fn route(self: &Arc<Self>, permit: Permit, affinity: Affinity) -> Lease<W> {
         loop {
             let freed = self.freed.notified();
-            if let Some(picked) = self.try_route(home) {
+            if let Some(picked) = self.try_route(affinity) {
                 return picked.into_lease(self, permit);
             }
             self.route_waiters.fetch_add(1, Ordering::SeqCst);
@@ -149,7 +152,7 @@ impl<W: Worker> HandlerPool<W> {
     }
 
     /// Picks and takes a handler, unless the only free ones are on stalled arbiters.
-    fn try_route(&self, home: Option<usize>) -> Option<Picked<W>> {
+    fn try_route(&self, affinity: Affinity) -> Option<Picked<W>> {
         let now = load::now_us();
         let mut free = self.free.lock();
         let candidates = self.members.iter().zip(free.iter()).map(|(m, f)| Candidate {
@@ -160,7 +163,7 @@ impl<W: Worker> HandlerPool<W> {
             busy: m.load.busy.load(Ordering::Relaxed),
         });
         let first = self.next_first.fetch_add(1, Ordering::Relaxed);
-        let index = routing::choose(candidates, first, home).expect("a permit stands for a free handler");
+        let index = routing::choose(candidates, first, affinity).expect("a permit stands for a free handler");
         let member = &self.members[index];
         // Chosen although stalled: wait instead while another thread may free a handler.
         let elsewhere_busy = || {
@@ -356,8 +359,8 @@ mod tests {
     #[actix_rt::test]
     async fn events_spread_over_arbiters_before_sharing_one() {
         let pool = pool(&[2, 2]);
-        let mut first = pool.route(pool.acquire().await, None).await;
-        let second = pool.route(pool.acquire().await, None).await;
+        let mut first = pool.route(pool.acquire().await, Affinity::None).await;
+        let second = pool.route(pool.acquire().await, Affinity::None).await;
         assert_ne!(first.arbiter_index(), second.arbiter_index());
         assert_eq!(pool.busy_by_arbiter(), [1, 1]);
         // The handler actor counts its invocation down and comes back when it ends.
@@ -365,14 +368,14 @@ mod tests {
         let idle = first.arbiter_index();
         drop(first);
         assert_eq!(pool.busy_by_arbiter()[idle], 0);
-        let third = pool.route(pool.acquire().await, None).await;
+        let third = pool.route(pool.acquire().await, Affinity::None).await;
         assert_eq!(third.arbiter_index(), idle, "the idle arbiter");
     }
 
     #[actix_rt::test]
     async fn an_abandoned_handler_is_replaced_and_never_comes_back() {
         let pool = pool(&[1]);
-        let mut lease = pool.route(pool.acquire().await, None).await;
+        let mut lease = pool.route(pool.acquire().await, Affinity::None).await;
         let old = *lease.handler();
         let release = lease.release();
         lease.abandon();
@@ -393,7 +396,7 @@ mod tests {
     #[actix_rt::test]
     async fn a_lease_dropped_before_its_invocation_was_sent_gives_the_handler_back() {
         let pool = pool(&[1]);
-        drop(pool.route(pool.acquire().await, None).await);
+        drop(pool.route(pool.acquire().await, Affinity::None).await);
         assert_eq!(*pool.free.lock(), [vec![0]]);
         assert_eq!(pool.busy_by_arbiter(), [0]);
         assert_eq!(pool.permits.available_permits(), 1);
@@ -402,7 +405,7 @@ mod tests {
     #[actix_rt::test]
     async fn waiters_get_released_handlers_in_order_and_cancelled_waiters_are_skipped() {
         let pool = pool(&[1]);
-        let mut first = pool.route(pool.acquire().await, None).await;
+        let mut first = pool.route(pool.acquire().await, Affinity::None).await;
         let cancelled = {
             let p = pool.clone();
             actix_rt::spawn(async move { p.acquire().await })
@@ -418,7 +421,7 @@ mod tests {
         drop(first);
         let permit = second.await.unwrap();
         assert_eq!(pool.permits.available_permits(), 0);
-        let mut lease = pool.route(permit, None).await;
+        let mut lease = pool.route(permit, Affinity::None).await;
         finish(&mut lease);
         drop(lease);
         assert_eq!(pool.permits.available_permits(), 1);
