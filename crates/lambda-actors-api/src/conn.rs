@@ -227,3 +227,131 @@ fn is_live(io: &Io) -> bool {
         Ok(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// Reads one request head (these requests carry no body).
+    fn read_head(stream: &mut std::net::TcpStream) {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).unwrap(), 1, "the request ended early");
+            seen.push(byte[0]);
+        }
+    }
+
+    /// A server answering each connection's requests with `replies`, one per request, then
+    /// closing it; it reports each close on `closed`.
+    fn serve(connections: Vec<Vec<&'static str>>) -> (String, mpsc::Receiver<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let authority = listener.local_addr().unwrap().to_string();
+        let (closed, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for (i, replies) in connections.into_iter().enumerate() {
+                let (mut stream, _) = listener.accept().unwrap();
+                for reply in replies {
+                    read_head(&mut stream);
+                    stream.write_all(reply.as_bytes()).unwrap();
+                }
+                drop(stream);
+                let _ = closed.send(i);
+            }
+        });
+        (authority, rx)
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    async fn get(conns: &Connections) -> Result<Bytes, ApiError> {
+        let reply = conns.send(Method::GET, "/x", &[], None).await?;
+        conns
+            .read_body(reply, 1024)
+            .await
+            .map_err(|_| ApiError::transport("the body did not arrive whole"))
+    }
+
+    #[actix_rt::test]
+    async fn a_kept_alive_connection_is_reused_for_the_next_request() {
+        // The server accepts one connection only: a request on a second one is never answered.
+        let (authority, _closed) = serve(vec![vec![OK, OK, OK]]);
+        let conns = Connections::new(authority, "test");
+        for i in 0..3 {
+            let got = tokio::time::timeout(Duration::from_secs(10), get(&conns)).await;
+            assert_eq!(
+                got.expect("answered: the same connection").unwrap(),
+                "ok",
+                "request {i}"
+            );
+        }
+    }
+
+    #[actix_rt::test]
+    async fn an_idle_connection_the_server_closed_is_replaced_not_reused() {
+        let (authority, closed) = serve(vec![vec![OK], vec![OK]]);
+        let conns = Connections::new(authority, "test");
+        assert_eq!(get(&conns).await.unwrap(), "ok");
+        assert_eq!(closed.recv().unwrap(), 0, "the server closed the first connection");
+        // The close may still be on its way through loopback: wait until the socket shows it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while is_live(&conns.idle.borrow().last().expect("kept after the first reply").io) {
+            assert!(
+                Instant::now() < deadline,
+                "the close never showed on the idle connection"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(get(&conns).await.unwrap(), "ok", "a fresh connection, not an error");
+    }
+
+    #[actix_rt::test]
+    async fn a_reply_that_closes_the_connection_is_not_kept() {
+        let (authority, _closed) = serve(vec![
+            vec!["HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"],
+            vec![OK],
+        ]);
+        let conns = Connections::new(authority, "test");
+        assert_eq!(get(&conns).await.unwrap(), "ok");
+        assert!(
+            conns.idle.borrow().is_empty(),
+            "a `connection: close` reply is not pooled"
+        );
+        assert_eq!(get(&conns).await.unwrap(), "ok");
+    }
+
+    #[actix_rt::test]
+    async fn a_cut_body_is_an_error_and_its_connection_is_dropped() {
+        let (authority, _closed) = serve(vec![vec!["HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]]);
+        let conns = Connections::new(authority, "test");
+        let reply = conns.send(Method::GET, "/x", &[], None).await.unwrap();
+        match conns.read_body(reply, 1024).await {
+            Err(BodyError::Cut(3)) => {}
+            Err(BodyError::Cut(n)) => panic!("cut after {n} bytes, not 3"),
+            Err(BodyError::Bad(e)) => panic!("not a cut: {e}"),
+            Ok(body) => panic!("a cut body read as whole: {body:?}"),
+        }
+        assert!(conns.idle.borrow().is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn no_reply_head_is_an_unsent_error_and_no_port_a_connect_error() {
+        let (authority, _closed) = serve(vec![vec![""]]);
+        let conns = Connections::new(authority, "test");
+        let err = get(&conns).await.unwrap_err();
+        assert!(
+            err.is_retryable(),
+            "closed before the head is unsent (retryable): {err}"
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let err = get(&Connections::new(port.clone(), "test")).await.unwrap_err();
+        assert!(err.is_connect() && err.to_string().contains(&port), "{err}");
+    }
+}
