@@ -121,8 +121,8 @@ pub struct Config {
     pub mode: Mode,
     /// `LAMBDA_ACTORS_WORKER_THREADS`: K, the handler arbiters (OS threads) that run user code
     /// in Managed Instances mode, and, with isolated scheduling, as many I/O arbiters (the main
-    /// thread the first) for the pollers. Default: available parallelism. At most one per
-    /// handler.
+    /// thread the first) for the pollers. Default: available parallelism (1 in classic
+    /// mode, which runs on one thread). At most one per handler.
     pub worker_threads: usize,
     /// `LAMBDA_ACTORS_HANDLER_POOL_SIZE`: handler actors. Default: one per slot.
     pub handler_pool_size: usize,
@@ -243,7 +243,9 @@ impl Config {
 
     fn read(lookup: &impl Fn(&str) -> Option<String>, runtime_api: Option<Endpoint>) -> Result<Self, ConfigError> {
         let mut warnings = Vec::new();
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Read only where it is used: in classic mode it would be a dozen system calls
+        // (cgroup files) on the start-up path for a number nothing needs.
+        let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
 
         let concurrency_var = if runtime_api.is_none() && lookup("AWS_LAMBDA_MAX_CONCURRENCY").is_none() {
             "LOCAL_LAMBDA_MAX_CONCURRENCY"
@@ -255,7 +257,7 @@ impl Config {
                 concurrency: count(concurrency_var, &v, MAX_CONCURRENCY)?,
             },
             None if lookup("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("lambda-managed-instances") => {
-                let concurrency = (8 * cpus).min(MAX_CONCURRENCY);
+                let concurrency = (8 * cpus()).min(MAX_CONCURRENCY);
                 warnings.push(format!(
                     "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances without AWS_LAMBDA_MAX_CONCURRENCY: \
                      using {concurrency} slots (8 per CPU, the documented default)"
@@ -276,7 +278,8 @@ impl Config {
 
         let worker_threads = match lookup("LAMBDA_ACTORS_WORKER_THREADS") {
             Some(v) => count("LAMBDA_ACTORS_WORKER_THREADS", &v, 4096)?,
-            None => cpus,
+            None if mode.is_managed() => cpus(),
+            None => 1,
         };
         let handler_pool_size = match lookup("LAMBDA_ACTORS_HANDLER_POOL_SIZE") {
             Some(v) => {

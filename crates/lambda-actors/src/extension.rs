@@ -78,6 +78,8 @@ impl Actor for ShutdownExtension {
             self.supervisor.clone(),
         );
         let parked = async move {
+            // Let the pollers started just before send the first `/next` first (it ends init).
+            tokio::task::yield_now().await;
             let mut delay = Duration::from_millis(50);
             loop {
                 let Some(next) = shared.until_drained(client.next_extension_event(&id)).await else {

@@ -622,11 +622,13 @@ async fn run_slots<Svc: Service>(
         exit_tx,
     )
     .start();
-    if let Some((id, client)) = extension {
-        ShutdownExtension::new(id, client, shared.clone(), supervisor.clone()).start();
-    }
     for slot in 0..slots {
         start_poller(slot, supervisor.clone());
+    }
+    // After the pollers: its parked `event/next` (a connection of its own) need not delay the
+    // first `/next`, which is what ends init on Lambda.
+    if let Some((id, client)) = extension {
+        ShutdownExtension::new(id, client, shared.clone(), supervisor.clone()).start();
     }
     tracing::info!(
         mode = if config.mode.is_managed() {
