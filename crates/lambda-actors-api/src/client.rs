@@ -18,6 +18,10 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 /// Largest buffered response Lambda accepts: 6 MiB + 100 bytes.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
+const INVOCATION_ID: HeaderName = HeaderName::from_static(headers::INVOCATION_ID);
+const FUNCTION_ERROR_TYPE: HeaderName = HeaderName::from_static(headers::FUNCTION_ERROR_TYPE);
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
 /// Replies to answers are tiny JSON documents; anything bigger is cut here.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
 
@@ -200,10 +204,7 @@ impl RuntimeClient {
         let mut headers = Vec::with_capacity(2);
         headers.push((CONTENT_TYPE, header_value("content-type", content_type)?));
         if let Some(id) = invocation_id {
-            headers.push((
-                HeaderName::from_static(headers::INVOCATION_ID),
-                header_value(headers::INVOCATION_ID, id)?,
-            ));
+            headers.push((INVOCATION_ID, header_value(headers::INVOCATION_ID, id)?));
         }
         let path = self.endpoint.invocation_path(request_id, "/response");
         self.answer(&path, &headers, body).await
@@ -217,16 +218,13 @@ impl RuntimeClient {
         error: &ErrorBody,
     ) -> Result<(), ApiError> {
         let mut headers = Vec::with_capacity(3);
-        headers.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        headers.push((CONTENT_TYPE, APPLICATION_JSON));
         headers.push((
-            HeaderName::from_static(headers::FUNCTION_ERROR_TYPE),
+            FUNCTION_ERROR_TYPE,
             header_value(headers::FUNCTION_ERROR_TYPE, error.header_type().as_ref())?,
         ));
         if let Some(id) = invocation_id {
-            headers.push((
-                HeaderName::from_static(headers::INVOCATION_ID),
-                header_value(headers::INVOCATION_ID, id)?,
-            ));
+            headers.push((INVOCATION_ID, header_value(headers::INVOCATION_ID, id)?));
         }
         let path = self.endpoint.invocation_path(request_id, "/error");
         self.answer(&path, &headers, Bytes::from(error.to_json())).await
@@ -282,22 +280,16 @@ impl NextReply {
         }
         let headers = &reply.head.headers;
         let meta = InvocationMeta::from_header_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        let declared = headers
-            .get(awc::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<usize>().ok());
         let body = conns.read_body(reply, MAX_EVENT_BYTES).await;
         let meta = meta.map_err(ApiError::headers)?;
         match body {
             Ok(body) => Ok(NextEvent { meta, body }),
             // A cut event must not reach the handler as if it were whole.
-            Err(BodyError::Cut(read)) => Err(match declared {
-                Some(n) => ApiError::body(format_args!("the body ended after {read} of {n} bytes"), meta),
-                None => ApiError::body(
-                    format_args!("the connection closed after {read} bytes of the body"),
-                    meta,
-                ),
-            }),
+            // The codec holds the body to its declared length (or chunking): it ended early.
+            Err(BodyError::Cut(read)) => Err(ApiError::body(
+                format_args!("the body ended after {read} bytes, before the length its headers declared"),
+                meta,
+            )),
             Err(BodyError::Bad(e)) => Err(ApiError::body(e, meta)),
         }
     }

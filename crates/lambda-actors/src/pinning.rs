@@ -32,11 +32,10 @@ fn pins(pinning: ThreadPinning, allowed: usize, k: usize) -> bool {
     }
 }
 
-/// Pins the calling thread; a refusal (a seccomp filter, say) leaves it where it is.
+/// Pins the calling thread. A refusal (a seccomp filter, say) leaves it where the kernel puts
+/// it, which is correct, only dearer: nothing to report beyond the start-up line's plan.
 pub(crate) fn pin_current(core: CoreId) {
-    if !core_affinity::set_for_current(core) {
-        tracing::debug!(cpu = core.id, "the kernel refused to pin a thread; it runs unpinned");
-    }
+    let _ = core_affinity::set_for_current(core);
 }
 
 #[cfg(test)]
