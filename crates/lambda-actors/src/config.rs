@@ -66,7 +66,8 @@ pub enum Scheduling {
     Shared,
 }
 
-/// Whether the threads of the isolated layout are pinned to CPUs (`LAMBDA_ACTORS_PIN_THREADS`).
+/// Whether the threads of the isolated layout are pinned to CPUs (`LAMBDA_ACTORS_PIN_THREADS`,
+/// default [`Never`](ThreadPinning::Never)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadPinning {
     /// Pin when the process may run on exactly as many CPUs as it has handler threads (a
@@ -155,10 +156,12 @@ pub struct Config {
     pub metrics_format: MetricsFormat,
     /// `LAMBDA_ACTORS_SCHEDULING`: `isolated` (default) or `shared`; Managed Instances mode only.
     pub scheduling: Scheduling,
-    /// `LAMBDA_ACTORS_PIN_THREADS`: `auto` (default), or a switch (`1`/`0`, …). Isolated
+    /// `LAMBDA_ACTORS_PIN_THREADS`: off by default; `auto`, or a switch (`1`/`0`, …). Isolated
     /// scheduling only: I/O thread *i* and handler thread *i* share CPU *i*, and the router
     /// prefers handler thread *i* for the events that I/O thread *i* reads, so both hand-offs
-    /// of an invocation stay on one CPU.
+    /// of an invocation stay on one CPU. Off by default because a thread inherits the CPU
+    /// affinity of the thread that starts it: a thread pool a handler starts (rayon's, say) or
+    /// tokio's blocking pool (`spawn_blocking`, `BlockingHandler`) would run on one CPU only.
     pub pin_threads: ThreadPinning,
     /// `AWS_LAMBDA_LOG_FORMAT`: `Text` or `JSON` (any case). Managed mode defaults to JSON.
     pub log_format: LogFormat,
@@ -342,7 +345,7 @@ impl Config {
         };
 
         let pin_threads = match lookup("LAMBDA_ACTORS_PIN_THREADS") {
-            None => ThreadPinning::Auto,
+            None => ThreadPinning::Never,
             Some(v) if v.eq_ignore_ascii_case("auto") => ThreadPinning::Auto,
             Some(v) => match switch("LAMBDA_ACTORS_PIN_THREADS", &v) {
                 Ok(true) => ThreadPinning::Always,
@@ -625,8 +628,12 @@ mod tests {
     }
 
     #[test]
-    fn thread_pinning_is_auto_unless_switched_and_a_bad_value_is_named() {
-        assert_eq!(cfg(&[]).unwrap().pin_threads, ThreadPinning::Auto);
+    fn thread_pinning_is_off_unless_asked_for_and_a_bad_value_is_named() {
+        assert_eq!(
+            cfg(&[]).unwrap().pin_threads,
+            ThreadPinning::Never,
+            "off unless asked for"
+        );
         for (value, want) in [
             ("AUTO", ThreadPinning::Auto),
             ("1", ThreadPinning::Always),

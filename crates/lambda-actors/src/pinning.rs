@@ -9,6 +9,12 @@
 //! handler thread *i* does not hold up I/O thread *i*: the kernel's fair scheduler runs a
 //! thread that wakes after sleeping ahead of one that has been spinning, and the router sends
 //! the events it reads to the other CPUs meanwhile.
+//!
+//! Off unless asked for: Linux gives a new thread the affinity of the thread that starts it, so
+//! a thread pool started from handler code (rayon's global pool on first use, say) and tokio's
+//! blocking pool (`spawn_blocking`, `BlockingHandler`) would be held to that handler thread's
+//! one CPU — a slowdown nothing would report. Worth it for handlers that start no threads and
+//! do microseconds of work each: 10–15 % of the CPU per invocation (docs/benchmarks.md).
 
 use crate::config::ThreadPinning;
 use core_affinity::CoreId;
