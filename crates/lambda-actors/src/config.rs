@@ -244,7 +244,9 @@ impl Config {
         })
     }
 
-    fn read(lookup: &impl Fn(&str) -> Option<String>, runtime_api: Option<Endpoint>) -> Result<Self, ConfigError> {
+    // `dyn`: one call per variable instead of the lookup (for the environment: `env::var` and
+    // its conversions) inlined at each of some thirty sites; read once, at start-up.
+    fn read(lookup: &dyn Fn(&str) -> Option<String>, runtime_api: Option<Endpoint>) -> Result<Self, ConfigError> {
         let mut warnings = Vec::new();
         // Read only where it is used: in classic mode it would be a dozen system calls
         // (cgroup files) on the start-up path for a number nothing needs.
