@@ -14,7 +14,7 @@
 //! a thread pool started from handler code (rayon's global pool on first use, say) and tokio's
 //! blocking pool (`spawn_blocking`, `BlockingHandler`) would be held to that handler thread's
 //! one CPU — a slowdown nothing would report. Worth it for handlers that start no threads and
-//! do microseconds of work each: 10–15 % of the CPU per invocation (docs/benchmarks.md).
+//! do microseconds of work each: 3–13 % of the CPU per invocation (docs/benchmarks.md).
 
 use crate::config::ThreadPinning;
 use core_affinity::CoreId;
