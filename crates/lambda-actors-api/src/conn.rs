@@ -16,7 +16,7 @@
 //! idle for more than [`IDLE_LIMIT`] is closed rather than reused.
 
 use crate::ApiError;
-use actix_codec::Framed;
+use actix_codec::{Framed, FramedParts};
 use actix_http::body::BodySize;
 use actix_http::h1::{ClientCodec, Message, MessageType};
 use actix_http::header::{HeaderMap, HeaderName, HeaderValue, HOST, USER_AGENT};
@@ -195,7 +195,9 @@ impl Connections {
         // Head and body go out in one write; small replies must not wait for Nagle.
         let _ = stream.set_nodelay(true);
         let config = self.config.get_or_init(ServiceConfig::default).clone();
-        Ok(Framed::new(stream, ClientCodec::new(config)))
+        // Empty buffers, as a reused connection has: `Framed::new` would allocate 2 x 8 KiB
+        // that `send` drops again once the request is written.
+        Ok(Framed::from_parts(FramedParts::new(stream, ClientCodec::new(config))))
     }
 
     fn checkin(&self, io: Io) {
