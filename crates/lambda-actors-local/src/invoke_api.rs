@@ -221,18 +221,18 @@ pub(crate) async fn invoke(
 /// The request id (when the runtime took the invoke) and the error a caller gets for an
 /// invoke that got no answer, logged.
 pub(crate) fn failure_error(shared: &Shared, failure: Failure) -> (Option<String>, ErrorBody) {
-    let secs = shared.cfg.timeout.as_secs_f64();
+    let secs = crate::fixed::seconds(shared.cfg.timeout);
     let (request_id, message) = match failure {
         Failure::TimedOut { request_id } => {
-            tracing::warn!(requestId = %request_id, "invocation timed out after {secs:.2} s");
-            (Some(request_id), format!("Task timed out after {secs:.2} seconds"))
+            tracing::warn!(requestId = %request_id, "invocation timed out after {secs} s");
+            (Some(request_id), format!("Task timed out after {secs} seconds"))
         }
         Failure::NotStarted => {
-            tracing::warn!("no runtime asked for an invoke (GET /next) within {secs:.2} s");
+            tracing::warn!("no runtime asked for an invoke (GET /next) within {secs} s");
             (
                 None,
                 format!(
-                    "Task timed out after {secs:.2} seconds: the runtime never asked for this \
+                    "Task timed out after {secs} seconds: the runtime never asked for this \
                      invocation (no GET /next); is the function running?"
                 ),
             )
@@ -365,7 +365,7 @@ pub(crate) fn broken() -> StreamError {
 pub(crate) fn timed_out(timeout: Duration) -> StreamError {
     local_stream_error(&ErrorBody::new(
         "Sandbox.Timedout",
-        format!("Task timed out after {:.2} seconds", timeout.as_secs_f64()),
+        format!("Task timed out after {} seconds", crate::fixed::seconds(timeout)),
     ))
 }
 

@@ -158,6 +158,7 @@ mod dispatch;
 mod error;
 mod eventstream;
 mod extensions_api;
+mod fixed;
 mod http;
 mod ids;
 mod invoke_api;

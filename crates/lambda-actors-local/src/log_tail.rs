@@ -59,12 +59,13 @@ impl LogTails {
     /// `request_id` was not being captured.
     pub(crate) fn finish(&self, request_id: &str) -> Option<String> {
         let mut capture = self.remove(request_id)?;
-        let ms = capture.started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = capture.started.elapsed();
+        let ms = crate::fixed::millis(elapsed);
         capture.push(format!("END RequestId: {request_id}\n").as_bytes());
         capture.push(
             format!(
-                "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\t\n",
-                ms.ceil() as u64
+                "REPORT RequestId: {request_id}\tDuration: {ms} ms\tBilled Duration: {} ms\t\n",
+                elapsed.as_micros().div_ceil(1000)
             )
             .as_bytes(),
         );

@@ -109,6 +109,10 @@ impl Visit for InvocationFields {
         *slot = Some(value.to_owned());
     }
 
+    // None of the three is a number; without this, tracing's default would format the number
+    // with `Debug` (and link core's float printing).
+    fn record_f64(&mut self, _: &Field, _: f64) {}
+
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let slot = match field.name() {
             "requestId" => &mut self.request_id,
@@ -275,12 +279,7 @@ impl Visit for EventFields {
         self.push(field.name(), JsonValue::Raw(&value.to_string()));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let text = if value.is_finite() {
-            value.to_string()
-        } else {
-            format!("\"{value}\"")
-        };
-        self.push(field.name(), JsonValue::Raw(&text));
+        self.push(field.name(), JsonValue::Raw(&f64_json(value)));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.push(field.name(), JsonValue::Raw(if value { "true" } else { "false" }));
@@ -290,6 +289,18 @@ impl Visit for EventFields {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.push(field.name(), JsonValue::Str(&format!("{value:?}")));
+    }
+}
+
+/// A JSON number; JSON has no NaN or infinity, so those are strings. serde_json's float
+/// printing is already in the binary: `f64`'s `Display` would link core's (about 12 KB) for
+/// this one field type.
+fn f64_json(value: f64) -> String {
+    match serde_json::Number::from_f64(value) {
+        Some(number) => number.to_string(),
+        None if value.is_nan() => "\"NaN\"".to_owned(),
+        None if value > 0.0 => "\"inf\"".to_owned(),
+        None => "\"-inf\"".to_owned(),
     }
 }
 
@@ -315,6 +326,16 @@ mod tests {
     use super::*;
     use std::time::Duration;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn float_fields_are_json_numbers_or_named_strings() {
+        assert_eq!(f64_json(1.5), "1.5");
+        assert_eq!(f64_json(0.001), "0.001");
+        assert_eq!(f64_json(-2.25), "-2.25");
+        assert_eq!(f64_json(f64::NAN), "\"NaN\"");
+        assert_eq!(f64_json(f64::INFINITY), "\"inf\"");
+        assert_eq!(f64_json(f64::NEG_INFINITY), "\"-inf\"");
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc_millis() {
