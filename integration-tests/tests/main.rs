@@ -24,6 +24,7 @@ mod extension_actor_receives_lifecycle_events;
 mod handler_error_is_reported_and_slot_goes_on;
 mod handler_panic_is_reported_and_slot_is_rebuilt;
 mod handler_pool_smaller_than_slots_limits_polling;
+mod handler_threads_run_sched_batch;
 mod http_integration_prelude_comes_first_in_its_own_chunks;
 mod hung_handler_past_deadline_frees_its_slot_managed;
 mod init_failure_is_posted_and_exits;

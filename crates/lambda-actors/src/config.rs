@@ -81,6 +81,19 @@ pub enum ThreadPinning {
     Never,
 }
 
+/// The Linux scheduling policy of the isolated layout's handler threads
+/// (`LAMBDA_ACTORS_HANDLER_THREAD_POLICY`, default [`Batch`](HandlerThreadPolicy::Batch)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerThreadPolicy {
+    /// `SCHED_BATCH`: the same share of the CPU as any thread, but a handler thread that wakes
+    /// does not preempt the thread running on its CPU; it runs when that one blocks or its
+    /// time slice ends. The I/O threads stay `SCHED_OTHER`, so they still preempt a handler
+    /// thread that hogs their CPU.
+    Batch,
+    /// `SCHED_OTHER`, the kernel's default: a thread that wakes after sleeping may preempt.
+    Normal,
+}
+
 /// Identity of the function, as Lambda sets it in the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionInfo {
@@ -163,6 +176,12 @@ pub struct Config {
     /// affinity of the thread that starts it: a thread pool a handler starts (rayon's, say) or
     /// tokio's blocking pool (`spawn_blocking`, `BlockingHandler`) would run on one CPU only.
     pub pin_threads: ThreadPinning,
+    /// `LAMBDA_ACTORS_HANDLER_THREAD_POLICY`: `batch` (default) or `normal`. Isolated
+    /// scheduling only: the handler threads run `SCHED_BATCH`, so waking one for an event does
+    /// not preempt the I/O thread that woke it (one context switch fewer, most invocations).
+    /// Threads a handler starts inherit it (a batch policy suits CPU-bound pools; a thread
+    /// whose wake-up latency matters can set its own).
+    pub handler_thread_policy: HandlerThreadPolicy,
     /// `AWS_LAMBDA_LOG_FORMAT`: `Text` or `JSON` (any case). Managed mode defaults to JSON.
     pub log_format: LogFormat,
     /// `RUST_LOG` if set, else `AWS_LAMBDA_LOG_LEVEL`, else `info`.
@@ -361,6 +380,18 @@ impl Config {
                 }
             },
         };
+        let handler_thread_policy = match lookup("LAMBDA_ACTORS_HANDLER_THREAD_POLICY") {
+            None => HandlerThreadPolicy::Batch,
+            Some(v) if v.eq_ignore_ascii_case("batch") => HandlerThreadPolicy::Batch,
+            Some(v) if v.eq_ignore_ascii_case("normal") => HandlerThreadPolicy::Normal,
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "LAMBDA_ACTORS_HANDLER_THREAD_POLICY",
+                    &v,
+                    "expected `batch` or `normal`",
+                ))
+            }
+        };
         let scheduling = match lookup("LAMBDA_ACTORS_SCHEDULING") {
             None => Scheduling::Isolated,
             Some(v) if v.eq_ignore_ascii_case("isolated") => Scheduling::Isolated,
@@ -465,6 +496,7 @@ impl Config {
             stall_warn,
             scheduling,
             pin_threads,
+            handler_thread_policy,
             metrics_interval,
             metrics_format,
             log_format,
@@ -649,6 +681,25 @@ mod tests {
         let err = cfg(&[("LAMBDA_ACTORS_PIN_THREADS", "cpu0")]).unwrap_err().to_string();
         assert!(
             err.contains("LAMBDA_ACTORS_PIN_THREADS") && err.contains("cpu0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn handler_threads_run_batch_unless_asked_otherwise_and_a_bad_value_is_named() {
+        assert_eq!(cfg(&[]).unwrap().handler_thread_policy, HandlerThreadPolicy::Batch);
+        for (value, want) in [
+            ("batch", HandlerThreadPolicy::Batch),
+            ("NORMAL", HandlerThreadPolicy::Normal),
+        ] {
+            let c = cfg(&[("LAMBDA_ACTORS_HANDLER_THREAD_POLICY", value)]).unwrap();
+            assert_eq!(c.handler_thread_policy, want, "{value}");
+        }
+        let err = cfg(&[("LAMBDA_ACTORS_HANDLER_THREAD_POLICY", "fifo")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LAMBDA_ACTORS_HANDLER_THREAD_POLICY") && err.contains("fifo"),
             "{err}"
         );
     }

@@ -23,13 +23,14 @@ mod stream_response;
 mod supervisor;
 #[cfg(feature = "local-server")]
 pub mod testing;
+mod thread_policy;
 #[cfg(feature = "tower")]
 pub mod tower;
 mod writer;
 
 pub use blocking::{spawn_blocking, BlockingHandler};
 pub use bytes::Bytes;
-pub use config::{Config, ConfigError, Mode, Scheduling, ThreadPinning};
+pub use config::{Config, ConfigError, HandlerThreadPolicy, Mode, Scheduling, ThreadPinning};
 pub use context::{CognitoIdentity, Context};
 pub use error::{Error, ErrorType, IntoError, RuntimeError};
 pub use handler::{FnHandler, Handler, RawHandler};

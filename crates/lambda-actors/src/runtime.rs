@@ -1,6 +1,6 @@
 //! Start-up: configuration, logging, init, arbiters, handlers, pollers — and the exit.
 
-use crate::config::{Config, ConfigError, Scheduling};
+use crate::config::{Config, ConfigError, HandlerThreadPolicy, Scheduling};
 use crate::extension::{self, ShutdownExtension};
 use crate::handler::{FnHandler, Json, Raw, Service};
 use crate::handler_actor::{Factory, HandlerActor, HandlerHooks, Invoke};
@@ -11,6 +11,7 @@ use crate::pool::{Affinity, HandlerPool, Respawn};
 use crate::shared::{ArbiterLocal, Shared};
 use crate::supervisor::Supervisor;
 use crate::supervisor::{Arbiters, ShutdownHook, StartPoller};
+use crate::thread_policy;
 use crate::{logging, Context, Error, Handler, RawHandler, RuntimeError};
 use actix::prelude::*;
 use actix_rt::{Arbiter, ArbiterHandle};
@@ -394,6 +395,7 @@ where
                     handlers,
                     shared: false,
                     pinned: pinned.is_some(),
+                    batch: false,
                 },
             )
         }
@@ -409,6 +411,7 @@ where
                     handlers: all,
                     shared: true,
                     pinned: false,
+                    batch: false,
                 },
             )
         }
@@ -419,6 +422,7 @@ where
                 handlers: vec![main_arbiter],
                 shared: true,
                 pinned: false,
+                batch: false,
             },
         ),
     };
@@ -520,7 +524,7 @@ async fn run_slots<Svc: Service>(
     config: &Config,
     endpoint: &Endpoint,
     shared: &Arc<Shared>,
-    arbiters: Arbiters,
+    mut arbiters: Arbiters,
     factory: Factory<Svc>,
     (slots, shutdown_hooks): (usize, Vec<ShutdownHook>),
     on_started: Option<impl FnOnce(RuntimeHandle)>,
@@ -532,6 +536,9 @@ async fn run_slots<Svc: Service>(
     let handler_count = arbiters.handlers.len();
     let (capacity, stall_warn) = (config.mailbox_capacity, config.stall_warn);
     let mut ready = Vec::with_capacity(handler_count);
+    // Handler threads of their own (isolated layout) get the handler thread policy, on the
+    // thread itself (a policy is a thread's own), before their handlers are built.
+    let policy = (!arbiters.shared).then_some(config.handler_thread_policy);
     for (index, arbiter) in arbiters.handlers.iter().enumerate() {
         let handlers = (0..config.handler_pool_size)
             .filter(|h| h % handler_count == index)
@@ -540,16 +547,24 @@ async fn run_slots<Svc: Service>(
         let (tx, rx) = oneshot::channel();
         let (factory, endpoint, thread_load, hooks) = (factory.clone(), endpoint.clone(), load.clone(), hooks.clone());
         arbiter.spawn_fn(move || {
+            let policy_set = policy.map(thread_policy::apply_current);
             let built = build_handlers(handlers, factory, &endpoint, capacity, (thread_load, hooks), stall_warn);
-            let _ = tx.send(built);
+            let _ = tx.send((policy_set, built));
         });
         ready.push((arbiter.clone(), load, rx));
     }
     let mut members = Vec::with_capacity(handler_count);
+    let mut policy_refused = None;
     for (arbiter, load, rx) in ready {
-        let built = rx
-            .await
-            .unwrap_or_else(|_| Err(Error::new("Runtime.InitError", "the handler factory panicked")));
+        let (policy_set, built) = rx.await.unwrap_or_else(|_| {
+            (
+                None,
+                Err(Error::new("Runtime.InitError", "the handler factory panicked")),
+            )
+        });
+        if let Some(Err(e)) = policy_set {
+            policy_refused.get_or_insert(e);
+        }
         match built {
             Ok(handlers) => members.push((arbiter, load, handlers)),
             Err(e) => {
@@ -558,6 +573,13 @@ async fn run_slots<Svc: Service>(
                 return Err(RuntimeError::init(format!("cannot build a handler: {e}")));
             }
         }
+    }
+    arbiters.batch = policy == Some(HandlerThreadPolicy::Batch) && policy_refused.is_none();
+    if let Some(e) = policy_refused {
+        tracing::warn!(
+            "the handler threads stay SCHED_OTHER (SCHED_BATCH refused: {e}): correct, at some \
+             more CPU per invocation; LAMBDA_ACTORS_HANDLER_THREAD_POLICY=normal asks for that"
+        );
     }
     if !arbiters.shared {
         for io in &arbiters.io {
@@ -595,6 +617,7 @@ async fn run_slots<Svc: Service>(
     // Phase 2: the supervisor, then one poller per slot on its I/O arbiter.
     let (exit_tx, exit_rx) = oneshot::channel();
     let (handler_arbiters, pinned_threads) = (arbiters.handlers.len(), arbiters.pinned);
+    let handler_thread_policy = if arbiters.batch { "batch" } else { "normal" };
     let start_poller: StartPoller = {
         let (shared, pool, io) = (shared.clone(), pool.clone(), arbiters.io.clone());
         // Pollers that share their thread with handlers run their events there when they can;
@@ -640,6 +663,7 @@ async fn run_slots<Svc: Service>(
         handlers = config.handler_pool_size,
         handler_arbiters,
         pinned_threads,
+        handler_thread_policy,
         runtime_api = endpoint.base_url(),
         "lambda-actors {} started",
         env!("CARGO_PKG_VERSION"),

@@ -51,6 +51,8 @@ pub(crate) struct Arbiters {
     pub(crate) shared: bool,
     /// I/O arbiter *i* and handler arbiter *i* are pinned to one CPU (`src/pinning.rs`).
     pub(crate) pinned: bool,
+    /// The handler arbiters' threads run `SCHED_BATCH` (`src/thread_policy.rs`).
+    pub(crate) batch: bool,
 }
 
 impl Arbiters {
