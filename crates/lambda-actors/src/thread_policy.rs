@@ -1,14 +1,14 @@
 //! The Linux scheduling policy of the isolated layout's handler threads
 //! (`LAMBDA_ACTORS_HANDLER_THREAD_POLICY`).
 //!
-//! Every invocation wakes a handler thread twice over: the I/O thread that read the event
-//! wakes it, and it wakes the I/O thread with the outcome. Under `SCHED_OTHER` a thread that
+//! Every invocation crosses between threads twice: the I/O thread that read the event wakes a
+//! handler thread, and the handler thread wakes the I/O thread with the outcome. Under `SCHED_OTHER` a thread that
 //! wakes after sleeping preempts the one running on its CPU, so a hand-off between two
 //! threads of the process often costs two context switches where one would do: the waker is
 //! switched out before it has finished (and gone back to waiting) on its own. `SCHED_BATCH`
 //! keeps the handler thread's share of the CPU and its placement, and only drops that
 //! wake-up preemption: the woken handler thread runs when the CPU's current thread blocks or
-//! its time slice ends. Measured: 12–16 % less CPU per invocation at N=16 and N=64 on the
+//! its time slice ends. Measured: 11–18 % less CPU per invocation at N=16 and N=64 on the
 //! 2-core machine (docs/benchmarks.md). The I/O threads stay `SCHED_OTHER`, so a `/next`
 //! reply still preempts a handler thread that hogs their CPU.
 //!
