@@ -63,13 +63,7 @@ fn handler_threads_run_sched_batch_and_io_threads_do_not() {
 fn handler_thread_policy_normal_leaves_every_thread_sched_other() {
     let _m = shared_machine();
     let run = Run::managed(8, &[("LAMBDA_ACTORS_HANDLER_THREAD_POLICY", "normal")]);
-    started_with(&run, "normal");
-    let policies = thread_policies(run.proc.pid());
-    run.check(policies.iter().all(|(_, p)| *p == SCHED_OTHER), || {
-        format!("a thread runs other than SCHED_OTHER: {policies:?}")
-    });
-    let id = run.send(json!({"op": "echo", "v": 1}));
-    run.ok_json(&run.answer(&id));
+    expect_every_thread_sched_other(&run);
 }
 
 #[test]
@@ -77,9 +71,16 @@ fn classic_mode_keeps_its_one_thread_sched_other() {
     let _m = shared_machine();
     // JSON, to read the start-up line's fields (classic mode logs text by default).
     let run = Run::classic(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
-    started_with(&run, "normal");
+    expect_every_thread_sched_other(&run);
+}
+
+/// The start-up line says `normal`, every thread runs `SCHED_OTHER`, and an event is answered.
+fn expect_every_thread_sched_other(run: &Run) {
+    started_with(run, "normal");
     let policies = thread_policies(run.proc.pid());
     run.check(policies.iter().all(|(_, p)| *p == SCHED_OTHER), || {
-        format!("a thread runs other than SCHED_OTHER in classic mode: {policies:?}")
+        format!("a thread runs other than SCHED_OTHER: {policies:?}")
     });
+    let id = run.send(json!({"op": "echo", "v": 1}));
+    run.ok_json(&run.answer(&id));
 }
