@@ -2,10 +2,11 @@
 //! (`LAMBDA_ACTORS_HANDLER_THREAD_POLICY`).
 //!
 //! Every invocation crosses between threads twice: the I/O thread that read the event wakes a
-//! handler thread, and the handler thread wakes the I/O thread with the outcome. Under `SCHED_OTHER` a thread that
-//! wakes after sleeping preempts the one running on its CPU, so a hand-off between two
-//! threads of the process often costs two context switches where one would do: the waker is
-//! switched out before it has finished (and gone back to waiting) on its own. `SCHED_BATCH`
+//! handler thread, and the handler thread wakes the I/O thread with the outcome. Under
+//! `SCHED_OTHER` a thread that wakes after sleeping preempts the one running on its CPU, so a
+//! hand-off between two threads of the process often costs two context switches where one
+//! would do: the waker is switched out before it has finished (and gone back to waiting) on
+//! its own. `SCHED_BATCH`
 //! keeps the handler thread's share of the CPU and its placement, and only drops that
 //! wake-up preemption: the woken handler thread runs when the CPU's current thread blocks or
 //! its time slice ends. Measured: 11–18 % less CPU per invocation at N=16 and N=64 on the
@@ -45,25 +46,25 @@ pub(crate) fn apply_current(policy: HandlerThreadPolicy) -> Result<(), thread_pr
 
 /// The calling thread's nice value (field 19 of `/proc/thread-self/stat`); 0 if unreadable.
 fn current_nice() -> i32 {
-    std::fs::read_to_string("/proc/thread-self/stat")
-        .ok()
-        .and_then(|stat| nice_of(&stat))
-        .unwrap_or(0)
+    own_stat_field(19).unwrap_or(0)
 }
 
-/// Field 19 of a `stat` line; the command name (field 2, in parentheses) may hold spaces.
-fn nice_of(stat: &str) -> Option<i32> {
+/// Field `n` (counted from 1, as proc(5) does) of the calling thread's `stat` line.
+fn own_stat_field<T: std::str::FromStr>(n: usize) -> Option<T> {
+    stat_field(&std::fs::read_to_string("/proc/thread-self/stat").ok()?, n)
+}
+
+/// Field `n` (from 1, `n` ≥ 3) of a `stat` line; the command name (field 2, in parentheses)
+/// may hold spaces and parentheses, so fields are counted from the last `)`.
+fn stat_field<T: std::str::FromStr>(stat: &str, n: usize) -> Option<T> {
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(16)?.parse().ok()
+    after_name.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
 }
 
-/// The calling thread's policy, as `/proc/thread-self/stat` field 41 reports it (3 is
-/// `SCHED_BATCH`, 0 `SCHED_OTHER`).
+/// The calling thread's policy, `stat` field 41 (3 is `SCHED_BATCH`, 0 `SCHED_OTHER`).
 #[cfg(test)]
 fn current_policy() -> Option<u32> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(38)?.parse().ok()
+    own_stat_field(41)
 }
 
 #[cfg(test)]
@@ -73,8 +74,8 @@ mod tests {
     #[test]
     fn nice_is_read_past_a_command_name_with_spaces() {
         let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 5 3 0 0 20 -5 3 0 100";
-        assert_eq!(nice_of(stat), Some(-5));
-        assert_eq!(nice_of("garbage"), None);
+        assert_eq!(stat_field::<i32>(stat, 19), Some(-5));
+        assert_eq!(stat_field::<i32>("garbage", 19), None);
     }
 
     #[test]
