@@ -49,6 +49,7 @@ mod next_reply_without_request_id_is_logged_and_skipped;
 mod prefixed_runtime_api_endpoint_works;
 mod rejected_answers_are_logged_and_survived;
 mod shutdown_runs_hooks_within_the_window;
+mod shutdown_window_end_answers_what_arrives_or_runs;
 mod sigterm_finishes_in_flight_then_exits_zero;
 mod slots_park_one_next_each;
 mod slow_runtime_api_replies_are_waited_for_not_repeated;

@@ -272,6 +272,16 @@ impl NextReply {
     /// Reads the body; the event, or why it cannot be had (with its request id when the
     /// headers named one, so it can still be answered).
     pub async fn read(self) -> Result<NextEvent, ApiError> {
+        match self.read_unless(std::future::pending()).await? {
+            EventRead::Whole(event) => Ok(event),
+            // `pending()` never completes: kept total all the same.
+            EventRead::Stopped(meta) => Err(ApiError::body("the read was stopped", meta)),
+        }
+    }
+
+    /// [`read`](Self::read), unless `stop` completes first: then the body is given up and the
+    /// invocation the headers named is returned, for its answer.
+    pub async fn read_unless(self, stop: impl std::future::Future<Output = ()>) -> Result<EventRead, ApiError> {
         let Self { reply, conns } = self;
         let code = reply.head.status.as_u16();
         if !(200..300).contains(&code) {
@@ -280,19 +290,39 @@ impl NextReply {
         }
         let headers = &reply.head.headers;
         let meta = InvocationMeta::from_header_pairs(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-        let body = conns.read_body(reply, MAX_EVENT_BYTES).await;
+        let body = {
+            let mut body = std::pin::pin!(conns.read_body(reply, MAX_EVENT_BYTES));
+            let mut stop = std::pin::pin!(stop);
+            std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(body) = std::future::Future::poll(body.as_mut(), cx) {
+                    return std::task::Poll::Ready(Some(body));
+                }
+                std::future::Future::poll(stop.as_mut(), cx).map(|()| None)
+            })
+            .await
+        };
         let meta = meta.map_err(ApiError::headers)?;
         match body {
-            Ok(body) => Ok(NextEvent { meta, body }),
+            Some(Ok(body)) => Ok(EventRead::Whole(NextEvent { meta, body })),
+            None => Ok(EventRead::Stopped(meta)),
             // A cut event must not reach the handler as if it were whole.
             // The codec holds the body to its declared length (or chunking): it ended early.
-            Err(BodyError::Cut(read)) => Err(ApiError::body(
+            Some(Err(BodyError::Cut(read))) => Err(ApiError::body(
                 format_args!("the body ended after {read} bytes, before the length its headers declared"),
                 meta,
             )),
-            Err(BodyError::Bad(e)) => Err(ApiError::body(e, meta)),
+            Some(Err(BodyError::Bad(e))) => Err(ApiError::body(e, meta)),
         }
     }
+}
+
+/// What [`NextReply::read_unless`] got.
+#[derive(Debug)]
+pub enum EventRead {
+    /// The whole event.
+    Whole(NextEvent),
+    /// Told to stop before the body arrived whole: the invocation its headers named.
+    Stopped(InvocationMeta),
 }
 
 /// A header value from the caller, or why it cannot go on the wire.

@@ -11,6 +11,12 @@
 //! written by hand. Everything else (streams, the Extensions and Telemetry APIs, init errors)
 //! stays on `awc::Client`.
 //!
+//! actix-http's codec configuration starts a date service, a task that wakes its thread twice
+//! a second to refresh the `Date` header it writes. Those wake-ups would be the only ones of an
+//! idle runtime (every slot parked on `/next`), so the task is spawned into a [`LocalSet`] that
+//! never runs, and each request carries a `Date` of its own (refreshed once a second, when a
+//! request is sent): an idle environment is not woken at all.
+//!
 //! The rules are awc's: a connection is reused only after its reply was read to the end and
 //! kept alive; before reuse it is checked for a close or stray bytes (without blocking); one
 //! idle for more than [`IDLE_LIMIT`] is closed rather than reused.
@@ -19,14 +25,15 @@ use crate::ApiError;
 use actix_codec::{Framed, FramedParts};
 use actix_http::body::BodySize;
 use actix_http::h1::{ClientCodec, Message, MessageType};
-use actix_http::header::{HeaderMap, HeaderName, HeaderValue, HOST, USER_AGENT};
+use actix_http::header::{HeaderMap, HeaderName, HeaderValue, DATE, HOST, USER_AGENT};
 use actix_http::{Method, RequestHead, RequestHeadType, ResponseHead, ServiceConfig, Uri};
 use bytes::{Bytes, BytesMut};
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
+use tokio::task::LocalSet;
 
 /// How long a connect may take (awc's connector timeout in [`RuntimeClient`](crate::RuntimeClient)).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -47,10 +54,13 @@ pub(crate) struct Connections {
     host: HeaderValue,
     user_agent: HeaderValue,
     /// The codecs' configuration, shared by every connection of this thread: created with the
-    /// first connection, because it starts actix-http's date service (a task of this thread
-    /// that wakes twice a second to refresh the `Date` header).
+    /// first connection, its date service parked in `parked` (see the module's doc).
     config: OnceCell<ServiceConfig>,
     idle: RefCell<Vec<Conn>>,
+    /// The `Date` header and the second it names.
+    date: Cell<(u64, Option<HeaderValue>)>,
+    /// Never run: holds the date service's task (declared last, so dropped after `config`).
+    parked: LocalSet,
 }
 
 /// Why a reply body could not be read whole.
@@ -76,7 +86,35 @@ impl Connections {
             user_agent: HeaderValue::from_static(user_agent),
             config: OnceCell::new(),
             idle: RefCell::new(Vec::new()),
+            date: Cell::new((0, None)),
+            parked: LocalSet::new(),
         }
+    }
+
+    /// `Date` for a request sent now, formatted at most once a second.
+    fn date(&self) -> HeaderValue {
+        let now = SystemTime::now();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if let (cached, Some(value)) = self.date.take() {
+            if cached == second {
+                self.date.set((second, Some(value.clone())));
+                return value;
+            }
+        }
+        let value =
+            HeaderValue::from_str(&httpdate::fmt_http_date(now)).unwrap_or_else(|_| HeaderValue::from_static(""));
+        self.date.set((second, Some(value.clone())));
+        value
+    }
+
+    /// The codecs' configuration, its date service spawned into `parked`, which never runs.
+    fn config(&self) -> ServiceConfig {
+        self.config
+            .get_or_init(|| {
+                let _parked = self.parked.enter();
+                ServiceConfig::default()
+            })
+            .clone()
     }
 
     /// Sends one request and waits for the reply head. `headers` are added to `Host` and
@@ -92,9 +130,10 @@ impl Connections {
         let mut head = RequestHead::default();
         head.method = method;
         head.uri = uri;
-        let mut map = HeaderMap::with_capacity(headers.len() + 2);
+        let mut map = HeaderMap::with_capacity(headers.len() + 3);
         map.insert(HOST, self.host.clone());
         map.insert(USER_AGENT, self.user_agent.clone());
+        map.insert(DATE, self.date());
         for (name, value) in headers {
             map.insert(name.clone(), value.clone());
         }
@@ -194,7 +233,7 @@ impl Connections {
         };
         // Head and body go out in one write; small replies must not wait for Nagle.
         let _ = stream.set_nodelay(true);
-        let config = self.config.get_or_init(ServiceConfig::default).clone();
+        let config = self.config();
         // Empty buffers, as a reused connection has: `Framed::new` would allocate 2 x 8 KiB
         // that `send` drops again once the request is written.
         Ok(Framed::from_parts(FramedParts::new(stream, ClientCodec::new(config))))

@@ -19,7 +19,7 @@ mod telemetry;
 mod time;
 
 pub use bytes::Bytes;
-pub use client::{NextEvent, NextReply, RuntimeClient, MAX_EVENT_BYTES, MAX_RESPONSE_BYTES};
+pub use client::{EventRead, NextEvent, NextReply, RuntimeClient, MAX_EVENT_BYTES, MAX_RESPONSE_BYTES};
 pub use endpoint::{Endpoint, EndpointError, API_VERSION, EXTENSION_API_VERSION};
 pub use error::ApiError;
 pub use error_body::{header_error_type, ErrorBody};

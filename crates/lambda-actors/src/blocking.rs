@@ -84,6 +84,10 @@ where
 pub(crate) struct Blocking<H>(pub(crate) Option<H>);
 
 impl<H: BlockingHandler> Service for Blocking<H> {
+    fn hook() -> &'static str {
+        std::any::type_name::<H>()
+    }
+
     async fn call(&mut self, event: Bytes, ctx: Context, _answer: Answer) -> Result<Reply, Error> {
         let mut handler = self
             .0

@@ -2,12 +2,10 @@
 //! SIGTERM at shutdown (with no extension registered, Lambda kills the runtime outright and
 //! the drain never runs), its `GET /extension/event/next` kept parked as Lambda requires.
 
-use crate::shared::Shared;
 use crate::supervisor::{Shutdown, Supervisor};
 use actix::prelude::*;
 use lambda_actors_api::RuntimeClient;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The `Lambda-Extension-Name` it registers under.
@@ -43,27 +41,43 @@ pub(crate) async fn register(client: &RuntimeClient) -> Option<String> {
 }
 
 /// Keeps the extension's `/extension/event/next` parked for the life of the process. An event
-/// it is sent anyway is logged; a `SHUTDOWN` one starts the drain, as SIGTERM would.
+/// it is sent anyway is logged; a `SHUTDOWN` one starts the drain, as SIGTERM would. The
+/// supervisor stops it when the drain starts ([`StopExtension`]).
 pub(crate) struct ShutdownExtension {
     id: String,
     client: Rc<RuntimeClient>,
-    shared: Arc<Shared>,
-    supervisor: Addr<Supervisor>,
+    supervisor: Option<Addr<Supervisor>>,
 }
 
 impl ShutdownExtension {
-    pub(crate) fn new(
-        id: String,
-        client: Rc<RuntimeClient>,
-        shared: Arc<Shared>,
-        supervisor: Addr<Supervisor>,
-    ) -> Self {
+    pub(crate) fn new(id: String, client: Rc<RuntimeClient>) -> Self {
         Self {
             id,
             client,
-            shared,
-            supervisor,
+            supervisor: None,
         }
+    }
+
+    /// Who is told of a `SHUTDOWN` event.
+    pub(crate) fn reporting_to(mut self, supervisor: Addr<Supervisor>) -> Self {
+        self.supervisor = Some(supervisor);
+        self
+    }
+}
+
+/// Stop keeping `event/next` parked: the drain has started.
+pub(crate) struct StopExtension;
+
+impl Message for StopExtension {
+    type Result = ();
+}
+
+impl Handler<StopExtension> for ShutdownExtension {
+    type Result = ();
+
+    fn handle(&mut self, _: StopExtension, ctx: &mut Self::Context) {
+        // Stopping the actor drops its parked call with it.
+        ctx.stop();
     }
 }
 
@@ -71,28 +85,22 @@ impl Actor for ShutdownExtension {
     type Context = actix::Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let (id, client, shared, supervisor) = (
-            self.id.clone(),
-            self.client.clone(),
-            self.shared.clone(),
-            self.supervisor.clone(),
-        );
+        let (id, client, supervisor) = (self.id.clone(), self.client.clone(), self.supervisor.clone());
         let parked = async move {
             // Let the pollers started just before send the first `/next` first (it ends init).
             tokio::task::yield_now().await;
             let mut delay = Duration::from_millis(50);
             loop {
-                let Some(next) = shared.until_drained(client.next_extension_event(&id)).await else {
-                    return;
-                };
-                match next {
+                match client.next_extension_event(&id).await {
                     Ok(body) => {
                         let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                         let kind = event.get("eventType").and_then(|v| v.as_str()).unwrap_or("");
                         if kind.eq_ignore_ascii_case("SHUTDOWN") {
                             let reason = event.get("shutdownReason").and_then(|v| v.as_str()).unwrap_or("none");
                             tracing::info!(reason, "the Extensions API sent SHUTDOWN: draining");
-                            supervisor.do_send(Shutdown);
+                            if let Some(supervisor) = &supervisor {
+                                supervisor.do_send(Shutdown);
+                            }
                             return;
                         }
                         tracing::debug!(
@@ -107,9 +115,7 @@ impl Actor for ShutdownExtension {
                              retrying in {} ms",
                             delay.as_millis()
                         );
-                        if shared.until_drained(actix_rt::time::sleep(delay)).await.is_none() {
-                            return;
-                        }
+                        actix_rt::time::sleep(delay).await;
                         delay = (delay * 2).min(RETRY_CAP);
                     }
                 }

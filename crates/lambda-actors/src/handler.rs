@@ -94,12 +94,21 @@ pub(crate) trait Service: 'static {
 
     /// The user handler's shutdown hook.
     fn shutdown(&mut self) -> impl Future<Output = ()>;
+
+    /// The user handler's type, to name its hook in logs.
+    fn hook() -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// Adapts a typed [`Handler`] into a [`Service`].
 pub(crate) struct Json<H>(pub(crate) H);
 
 impl<H: Handler> Service for Json<H> {
+    fn hook() -> &'static str {
+        std::any::type_name::<H>()
+    }
+
     async fn call(&mut self, event: Bytes, ctx: Context, _answer: Answer) -> Result<Reply, Error> {
         let event = decode::<H::Event>(&event)?;
         let output = self.0.handle(event, ctx).await.map_err(IntoError::into_error)?;
@@ -139,6 +148,10 @@ pub(crate) fn encode<O: Serialize>(output: &O) -> Result<Bytes, Error> {
 pub(crate) struct Raw<H>(pub(crate) H);
 
 impl<H: RawHandler> Service for Raw<H> {
+    fn hook() -> &'static str {
+        std::any::type_name::<H>()
+    }
+
     async fn call(&mut self, event: Bytes, ctx: Context, _answer: Answer) -> Result<Reply, Error> {
         let body = self.0.handle(event, ctx).await.map_err(IntoError::into_error)?;
         Ok(Reply::Buffered {

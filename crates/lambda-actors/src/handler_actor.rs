@@ -2,7 +2,8 @@
 //! runs the handler's shutdown hook after its last invocation ([`StopHandler`]).
 
 use crate::answer::Answer;
-use crate::handler::{Reply, Service};
+use crate::handler::Service;
+use crate::outcome::{Invoked, Outcome};
 use crate::panic::CatchUnwind;
 use crate::pool::load::{ArbiterLoad, Watched};
 use crate::pool::{HandlerPool, Lease, Release};
@@ -27,7 +28,7 @@ pub(crate) struct Invoke {
     pub(crate) reclaim_at: Option<Instant>,
     pub(crate) span: tracing::Span,
     /// How this actor goes back to the pool when the invocation ends.
-    pub(crate) release: Release<Recipient<Invoke>>,
+    pub(crate) release: Release<WorkerAddr>,
 }
 
 impl Message for Invoke {
@@ -65,33 +66,41 @@ impl HandlerHooks {
     }
 }
 
+/// A handler actor as the pool holds it: its address, and the name of its handler's shutdown
+/// hook (for the line that says a hook did not run).
+#[derive(Clone)]
+pub(crate) struct WorkerAddr {
+    pub(crate) invoke: Recipient<Invoke>,
+    pub(crate) hook: &'static str,
+}
+
+impl WorkerAddr {
+    fn of<S: Service>(actor: Addr<HandlerActor<S>>) -> Self {
+        Self {
+            invoke: actor.recipient(),
+            hook: S::hook(),
+        }
+    }
+
+    /// Starts a handler actor on the current arbiter.
+    pub(crate) fn start<S: Service>(actor: HandlerActor<S>) -> Self {
+        Self::of(actor.start())
+    }
+
+    /// Starts a handler actor on `arbiter`, its handler built on first use.
+    pub(crate) fn start_in<S: Service>(
+        arbiter: &actix_rt::ArbiterHandle,
+        actor: impl FnOnce() -> HandlerActor<S> + Send + 'static,
+    ) -> Self {
+        Self::of(HandlerActor::start_in_arbiter(arbiter, move |_| actor()))
+    }
+}
+
 /// The pool of this runtime's handler actors, by their address.
-pub(crate) type Pool = HandlerPool<Recipient<Invoke>>;
+pub(crate) type Pool = HandlerPool<WorkerAddr>;
 
 /// One handler actor taken from the [`Pool`] for one invocation.
-pub(crate) type HandlerLease = Lease<Recipient<Invoke>>;
-
-/// The outcome, and how long the user's code ran.
-#[derive(Debug)]
-pub(crate) struct Invoked {
-    pub(crate) outcome: Outcome,
-    pub(crate) handler_time: Duration,
-}
-
-/// How an invocation ended, from the handler actor's side.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// The handler returned.
-    Done(Result<Reply, Error>),
-    /// The handler panicked; the handler was rebuilt.
-    Panicked(String),
-    /// The handler was still running at its deadline + grace and was dropped; rebuilt.
-    TimedOut,
-    /// No handler could be built (the factory keeps failing).
-    Unavailable(Error),
-    /// Still running when the shutdown window ended (set by the poller, not the actor).
-    ShutDown,
-}
+pub(crate) type HandlerLease = Lease<WorkerAddr>;
 
 /// Owns one user handler. Its state is taken out for the length of an invocation and put
 /// back when the handler returns; after a panic or a reclaim it is rebuilt from the factory.
@@ -189,7 +198,7 @@ impl<S: Service> Handler<Invoke> for HandlerActor<S> {
 
     fn handle(&mut self, msg: Invoke, ctx: &mut Self::Context) -> Self::Result {
         self.load.taken();
-        let me = ctx.address().recipient();
+        let me = WorkerAddr::of(ctx.address());
         let mut service = match self.service.take().map_or_else(|| self.rebuild(), Ok) {
             Ok(s) => s,
             Err(e) => {

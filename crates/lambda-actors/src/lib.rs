@@ -11,6 +11,7 @@ mod handler;
 mod handler_actor;
 mod logging;
 mod metrics;
+mod outcome;
 mod panic;
 mod pinning;
 mod poller;

@@ -1,23 +1,38 @@
 //! The poller actor: one per concurrency slot. A permit for a free handler first, then
 //! `GET /next`, then the invocation (routed by the pool to a handler, on whichever handler
-//! arbiter is free), then the answer; again. Pollers run on the I/O arbiters, which run no user
-//! code (in classic mode, the one arbiter runs both), so a handler that hogs its thread never
-//! delays the Runtime-API traffic of the other slots.
+//! arbiter is free), then the answer ([`crate::outcome`]); again. Pollers run on the I/O
+//! arbiters, which run no user code (in classic mode, the one arbiter runs both), so a handler
+//! that hogs its thread never delays the Runtime-API traffic of the other slots.
+//!
+//! The loop is a future the actor spawns (`ctx.spawn`, never `ctx.wait`, so the mailbox stays
+//! live during the long poll); what others ask of the poller are its messages:
+//!
+//! | message | from | what the poller does |
+//! |---|---|---|
+//! | [`StopPolling`] | supervisor, at the drain | no new `/next`; a parked one gets [`HEAD_GRACE`]; says when no event can arrive any more, then when its last invocation has its answer |
+//! | [`EndOfWindow`] | supervisor, at the shutdown window's end | answers `Runtime.Shutdown` for the event it holds (body still arriving, or handler still running), names the shutdown hook that could not run |
+//!
+//! The flags these messages set live in the poller's own [`SlotControl`], on its own thread:
+//! no other actor reads them.
 
-use crate::answer::{Answer, AnswerError, AnswerState};
-use crate::handler::Reply;
-use crate::handler_actor::{HandlerLease, Invoke, Invoked, Outcome, Pool};
+use crate::answer::Answer;
+use crate::handler_actor::{HandlerLease, Invoke, Pool};
+use crate::outcome::{self, Invoked, Outcome};
 use crate::pool::Affinity;
 use crate::shared::{ArbiterLocal, Shared};
-use crate::supervisor::{Fatal, PollerDied, Supervisor};
-use crate::writer::RESPONSE_REJECTED;
+use crate::supervisor::{Fatal, PollerDied, SummaryWanted, Supervisor};
 use crate::{Context, Error, RuntimeError};
 use actix::prelude::*;
-use lambda_actors_api::{ApiError, InvocationMeta, NextEvent, ReplyStatus};
+use lambda_actors_api::{EventRead, NextEvent, ReplyStatus};
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, Notify};
 use tracing::Instrument;
 
 /// Whether the "deadline is a duration" warning was logged (once per process).
@@ -32,9 +47,121 @@ const BACKOFF_CAP: Duration = Duration::from_secs(2);
 /// How long past the reclaim time the poller waits for the handler actor's own timeout
 /// before it decides the handler's thread is blocked and answers the invocation itself.
 const BLOCKED_MARGIN: Duration = Duration::from_millis(100);
+/// How long a parked `/next` may still deliver after polling stops: a reply Lambda wrote just
+/// before the signal may still be on its way, or unread in the socket.
+pub(crate) const HEAD_GRACE: Duration = Duration::from_millis(50);
 
-/// One concurrency slot. The loop runs as a spawned future (`ctx.spawn`), never `ctx.wait`,
-/// so the mailbox stays live during the long poll.
+/// Stop taking events (the drain). `arrivals_over` is sent once no event can arrive at this
+/// slot any more (nothing parked, nothing being read); `drained` once its last invocation has
+/// its answer. A poller that is gone drops both, which says the same.
+pub(crate) struct StopPolling {
+    pub(crate) arrivals_over: oneshot::Sender<()>,
+    pub(crate) drained: oneshot::Sender<()>,
+}
+
+impl Message for StopPolling {
+    type Result = ();
+}
+
+/// The shutdown window is over: whatever this slot still holds is answered `Runtime.Shutdown`.
+pub(crate) struct EndOfWindow;
+
+impl Message for EndOfWindow {
+    type Result = ();
+}
+
+/// Where the slot's loop is, for the messages above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a free handler, or for a `/next` reply head.
+    Polling,
+    /// A reply head has arrived: the event is delivered, its body on its way.
+    Receiving,
+    /// The event is with a handler.
+    Invoking,
+}
+
+/// What the poller's messages tell its loop; lives on the poller's thread, read by no one else.
+struct SlotControl {
+    phase: Cell<Phase>,
+    stopped: Cell<bool>,
+    stop: Notify,
+    cut: Cell<bool>,
+    end_of_window: Notify,
+    arrivals_over: Cell<Option<oneshot::Sender<()>>>,
+    drained: Cell<Option<oneshot::Sender<()>>>,
+}
+
+impl SlotControl {
+    fn new() -> Self {
+        Self {
+            phase: Cell::new(Phase::Polling),
+            stopped: Cell::new(false),
+            stop: Notify::new(),
+            cut: Cell::new(false),
+            end_of_window: Notify::new(),
+            arrivals_over: Cell::new(None),
+            drained: Cell::new(None),
+        }
+    }
+
+    fn enter(&self, phase: Phase) {
+        self.phase.set(phase);
+        if phase == Phase::Invoking && self.stopped.get() {
+            self.say_arrivals_over();
+        }
+    }
+
+    fn say_arrivals_over(&self) {
+        if let Some(tx) = self.arrivals_over.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// The loop has ended: nothing arrives, nothing runs.
+    fn say_drained(&self) {
+        self.say_arrivals_over();
+        if let Some(tx) = self.drained.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// `Some(fut's output)`, or `None` once polling is stopped.
+    async fn unless_stopped<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let stop = self.stop.notified();
+        if self.stopped.get() {
+            return None;
+        }
+        first_of(fut, stop).await
+    }
+
+    /// `Some(fut's output)`, or `None` once the shutdown window is over.
+    async fn unless_cut<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let cut = self.end_of_window.notified();
+        if self.cut.get() {
+            return None;
+        }
+        first_of(fut, cut).await
+    }
+}
+
+/// `Some(fut's output)`, or `None` if `stop` completes first (`fut` is polled first).
+async fn first_of<F: Future, S: Future>(fut: F, stop: S) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut stop = pin!(stop);
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// One concurrency slot.
 pub(crate) struct Poller {
     slot: usize,
     /// The handler arbiter this poller's events go to first, when it may.
@@ -42,6 +169,7 @@ pub(crate) struct Poller {
     shared: Arc<Shared>,
     pool: Arc<Pool>,
     supervisor: Addr<Supervisor>,
+    control: Rc<SlotControl>,
     finished: bool,
 }
 
@@ -59,6 +187,7 @@ impl Poller {
             shared,
             pool,
             supervisor,
+            control: Rc::new(SlotControl::new()),
             finished: false,
         }
     }
@@ -68,95 +197,139 @@ impl Actor for Poller {
     type Context = actix::Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.shared.pollers_alive.fetch_add(1, Ordering::Relaxed);
-        let run = poll_loop(
-            ArbiterLocal::current(),
-            self.shared.clone(),
-            self.pool.clone(),
-            self.supervisor.clone(),
-            (self.slot, self.affinity),
-        );
-        ctx.spawn(run.into_actor(self).map(|(), act, ctx| {
+        let slot = Slot {
+            local: ArbiterLocal::current(),
+            shared: self.shared.clone(),
+            pool: self.pool.clone(),
+            supervisor: self.supervisor.clone(),
+            control: self.control.clone(),
+            slot: self.slot,
+            affinity: self.affinity,
+        };
+        ctx.spawn(poll_loop(slot).into_actor(self).map(|(), act, ctx| {
             act.finished = true;
+            act.control.say_drained();
             ctx.stop();
         }));
     }
 }
 
+impl Handler<StopPolling> for Poller {
+    type Result = ();
+
+    fn handle(&mut self, msg: StopPolling, _: &mut Self::Context) {
+        let control = &self.control;
+        control.stopped.set(true);
+        control.drained.set(Some(msg.drained));
+        control.arrivals_over.set(Some(msg.arrivals_over));
+        if control.phase.get() == Phase::Invoking {
+            control.say_arrivals_over();
+        }
+        control.stop.notify_waiters();
+    }
+}
+
+impl Handler<EndOfWindow> for Poller {
+    type Result = ();
+
+    fn handle(&mut self, _: EndOfWindow, _: &mut Self::Context) {
+        self.control.cut.set(true);
+        self.control.end_of_window.notify_waiters();
+    }
+}
+
 impl Drop for Poller {
     fn drop(&mut self) {
-        self.shared.pollers_alive.fetch_sub(1, Ordering::Relaxed);
-        if !self.finished && !self.shared.is_stopping() {
+        if !self.finished {
             self.supervisor.do_send(PollerDied { slot: self.slot });
         }
     }
 }
 
-async fn poll_loop(
+/// What the loop of one slot works with.
+struct Slot {
     local: Rc<ArbiterLocal>,
     shared: Arc<Shared>,
     pool: Arc<Pool>,
     supervisor: Addr<Supervisor>,
-    (slot, affinity): (usize, Affinity),
-) {
-    let managed = shared.config.mode.is_managed();
-    let mut backoff = Backoff::new(slot);
+    control: Rc<SlotControl>,
+    slot: usize,
+    affinity: Affinity,
+}
+
+async fn poll_loop(s: Slot) {
+    let managed = s.shared.config.mode.is_managed();
+    let control = &*s.control;
+    let mut backoff = Backoff::new(s.slot);
     loop {
-        let Some(permit) = shared.until_drained(pool.acquire()).await else {
+        control.enter(Phase::Polling);
+        let Some(permit) = control.unless_stopped(s.pool.acquire()).await else {
             return;
         };
         // Only the wait for the reply head gives way to the drain: once it is here the event
-        // is delivered, and is read, run and answered like any other. A reply Lambda wrote just
-        // before the signal may still be on its way, or unread in the socket: it gets
-        // HEAD_GRACE after the drain starts before the call is dropped.
-        let Some(head) = wait_for_head(&shared, local.client.next_head()).await else {
+        // is delivered, and is read, run and answered like any other.
+        let Some(head) = wait_for_head(control, s.local.client.next_head()).await else {
             return;
         };
-        let (next, receiving) = match head {
+        let next = match head {
             Ok(reply) => {
-                let receiving = Receiving::new(&shared);
-                (reply.read().await, Some(receiving))
+                control.enter(Phase::Receiving);
+                reply.read_unless(end_of_window(control)).await
             }
-            Err(err) => (Err(err), None),
+            Err(err) => Err(err),
         };
         let err = match next {
-            Ok(event) => {
+            Ok(EventRead::Whole(event)) => {
                 backoff.reset();
-                let mut lease = pool.route(permit, affinity).await;
-                invoke(&local, &shared, &mut lease, event, receiving).await;
+                let mut lease = s.pool.route(permit, s.affinity).await;
+                invoke(&s, &mut lease, event).await;
+                if control.stopped.get() {
+                    return;
+                }
                 continue;
+            }
+            Ok(EventRead::Stopped(meta)) => {
+                drop(permit);
+                outcome::cut_while_arriving(&meta).await;
+                return;
             }
             Err(err) => err,
         };
         drop(permit);
         if let Some(meta) = err.delivered() {
-            answer_unreadable(meta, &err).await;
+            outcome::unreadable(meta, &err).await;
+            if control.stopped.get() {
+                return;
+            }
             continue;
         }
-        drop(receiving);
+        control.enter(Phase::Polling);
+        if control.stopped.get() {
+            return;
+        }
         if err.is_bad_headers() {
             // Nothing to answer it with. Not at once again: a Runtime API that keeps sending
             // such replies must not turn the slots into a hot loop.
             let delay = backoff.next_delay(managed);
             tracing::error!(
-                slot,
+                slot = s.slot,
                 "skipping an event that cannot be answered: {err}; next GET /next in {} ms",
                 delay.as_millis()
             );
-            if shared.until_drained(actix_rt::time::sleep(delay)).await.is_none() {
+            if control.unless_stopped(actix_rt::time::sleep(delay)).await.is_none() {
                 return;
             }
             continue;
         }
         if !managed {
             if err.status() == Some(ReplyStatus::ContainerError) {
-                supervisor.do_send(Fatal(RuntimeError::api(format!(
+                s.supervisor.do_send(Fatal(RuntimeError::api(format!(
                     "GET /next failed: {err}; exiting as the Runtime API asks"
                 ))));
                 return;
             }
             if backoff.failures() >= CLASSIC_RETRIES {
-                supervisor.do_send(Fatal(RuntimeError::api(format!(
+                s.supervisor.do_send(Fatal(RuntimeError::api(format!(
                     "GET /next failed {} times in a row, last: {err}; exiting",
                     backoff.failures()
                 ))));
@@ -164,90 +337,55 @@ async fn poll_loop(
             }
         }
         let delay = backoff.next_delay(managed);
-        tracing::warn!(slot, "GET /next failed: {err}; retrying in {} ms", delay.as_millis());
-        if shared.until_drained(actix_rt::time::sleep(delay)).await.is_none() {
+        tracing::warn!(
+            slot = s.slot,
+            "GET /next failed: {err}; retrying in {} ms",
+            delay.as_millis()
+        );
+        if control.unless_stopped(actix_rt::time::sleep(delay)).await.is_none() {
             return;
         }
     }
 }
 
-/// How long a parked `/next` may still deliver after the drain starts.
-pub(crate) const HEAD_GRACE: Duration = Duration::from_millis(50);
+/// Completes when the shutdown window ends.
+async fn end_of_window(control: &SlotControl) {
+    control.unless_cut(std::future::pending::<()>()).await;
+}
 
-/// The `/next` reply head, unless the drain started and none came within [`HEAD_GRACE`].
-/// Counted in [`Shared::polling`] meanwhile, so the drain knows when no event can arrive.
-async fn wait_for_head<F: std::future::Future>(shared: &Shared, head: F) -> Option<F::Output> {
-    shared.polling.fetch_add(1, Ordering::SeqCst);
-    if shared.is_draining() {
+/// The `/next` reply head, unless polling stopped and none came within [`HEAD_GRACE`].
+async fn wait_for_head<F: Future>(control: &SlotControl, head: F) -> Option<F::Output> {
+    if control.stopped.get() {
         // Not sent yet: no new `/next` once the drain has begun.
-        shared.polling.fetch_sub(1, Ordering::SeqCst);
         return None;
     }
-    let mut head = std::pin::pin!(head);
-    let got = match shared.until_drained(head.as_mut()).await {
+    let mut head = pin!(head);
+    match control.unless_stopped(head.as_mut()).await {
         Some(reply) => Some(reply),
         None => tokio::time::timeout(HEAD_GRACE, head).await.ok(),
-    };
-    shared.polling.fetch_sub(1, Ordering::SeqCst);
-    got
-}
-
-/// Marks a poller between a `/next` reply head and handing its event over (see
-/// [`Shared::receiving`]).
-struct Receiving<'a>(&'a Shared);
-
-impl<'a> Receiving<'a> {
-    fn new(shared: &'a Shared) -> Self {
-        shared.receiving.fetch_add(1, Ordering::SeqCst);
-        Self(shared)
     }
 }
 
-impl Drop for Receiving<'_> {
+/// Answers the invocation if the poller dies before it does.
+struct Unanswered(Answer);
+
+impl Drop for Unanswered {
     fn drop(&mut self) {
-        self.0.receiving.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Counts an invocation as in flight, and answers it if the poller dies before it does.
-struct InFlight<'a> {
-    shared: &'a Shared,
-    answer: Answer,
-}
-
-impl<'a> InFlight<'a> {
-    fn new(shared: &'a Shared, answer: Answer) -> Self {
-        shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        Self { shared, answer }
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if self.answer.state() == AnswerState::Pending {
-            let answer = self.answer.clone();
-            actix_rt::spawn(async move {
-                let err = Error::new(
-                    "Runtime.WorkerCrashed",
-                    "the runtime worker serving this invocation stopped",
-                );
-                report(&answer, answer.error(&err).await);
-            });
+        if self.0.state() == crate::answer::AnswerState::Pending {
+            let answer = self.0.clone();
+            actix_rt::spawn(async move { outcome::worker_crashed(&answer).await });
         }
     }
 }
 
-async fn invoke(
-    local: &ArbiterLocal,
-    shared: &Shared,
-    lease: &mut HandlerLease,
-    event: NextEvent,
-    receiving: Option<Receiving<'_>>,
-) {
+async fn invoke(s: &Slot, lease: &mut HandlerLease, event: NextEvent) {
+    let (shared, control) = (&*s.shared, &*s.control);
     let received = Instant::now();
     let NextEvent { meta, body } = event;
     let bytes_in = body.len() as u64;
+    if shared.wake_summary() {
+        s.supervisor.do_send(SummaryWanted);
+    }
     let span = tracing::info_span!(
         target: "lambda_actors::invocation",
         parent: None,
@@ -280,7 +418,7 @@ async fn invoke(
     }
     let ctx = Context::new(meta, shared.function.clone());
     let answer = Answer::new(ctx.clone());
-    let in_flight = InFlight::new(shared, answer.clone());
+    let unanswered = Unanswered(answer.clone());
     #[cfg(test)]
     if tests::INJECTED_PANICS
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -289,7 +427,7 @@ async fn invoke(
         panic!("injected poller fault");
     }
     let release = lease.release();
-    let sent = lease.handler().send(Invoke {
+    let sent = lease.handler().invoke.send(Invoke {
         event: body,
         ctx,
         answer: answer.clone(),
@@ -298,7 +436,7 @@ async fn invoke(
         release,
     });
     // Queued to the handler: a shutdown hook asked for from now on runs after it.
-    drop(receiving);
+    control.enter(Phase::Invoking);
     // The handler actor reclaims its own invocation at `reclaim_at` — if its thread lets it.
     // A thread blocked in handler code cannot: then the poller, on its own thread, answers.
     let sent = async move {
@@ -307,11 +445,20 @@ async fn invoke(
             None => Some(sent.await),
         }
     };
-    let Invoked { outcome, handler_time } = match shared.until_cut(sent).await {
-        None => Invoked {
-            outcome: Outcome::ShutDown,
-            handler_time: received.elapsed(),
-        },
+    let Invoked { outcome, handler_time } = match control.unless_cut(sent).await {
+        None => {
+            span.in_scope(|| {
+                tracing::warn!(
+                    hook = lease.handler().hook,
+                    "the handler's shutdown hook did not run: its handler was still running this \
+                     invocation when the shutdown window ended"
+                )
+            });
+            Invoked {
+                outcome: Outcome::ShutDown,
+                handler_time: received.elapsed(),
+            }
+        }
         Some(Some(Ok(invoked))) => invoked,
         Some(Some(Err(e))) => {
             lease.replace();
@@ -339,17 +486,11 @@ async fn invoke(
             }
         }
     };
-    let (errors, panics, timeouts) = match &outcome {
-        Outcome::Done(Ok(_)) => (0, 0, 0),
-        Outcome::Done(Err(_)) | Outcome::Unavailable(_) => (1, 0, 0),
-        Outcome::Panicked(_) => (1, 1, 0),
-        Outcome::TimedOut => (1, 0, 1),
-        Outcome::ShutDown => (1, 0, 0),
-    };
-    finish(&answer, outcome).instrument(span).await;
-    drop(in_flight);
+    let (errors, panics, timeouts) = outcome.counts();
+    outcome::finish(&answer, outcome).instrument(span).await;
+    drop(unanswered);
     let overhead = received.elapsed().saturating_sub(handler_time);
-    let mut w = local.stats.borrow_mut();
+    let mut w = s.local.stats.borrow_mut();
     w.invocations += 1;
     w.errors += errors;
     w.panics += panics;
@@ -357,156 +498,6 @@ async fn invoke(
     w.bytes_in += bytes_in;
     w.handler_us.record(handler_time.as_micros() as u64);
     w.overhead_us.record(overhead.as_micros() as u64);
-}
-
-/// Gives the invocation its one answer, according to how the handler ended.
-async fn finish(answer: &Answer, outcome: Outcome) {
-    if answer.state() == AnswerState::Streaming {
-        return finish_stream(answer, outcome).await;
-    }
-    let pending = answer.state() == AnswerState::Pending;
-    let result = match outcome {
-        Outcome::Done(Ok(Reply::Buffered { body, content_type })) => answer.respond(body, content_type).await,
-        Outcome::Done(Ok(Reply::Answered)) if pending => {
-            let err = Error::new("Runtime.NoResponse", "the handler returned without sending a response");
-            answer.error(&err).await
-        }
-        Outcome::Done(Ok(Reply::Answered)) => Ok(()),
-        Outcome::Done(Err(err)) if pending => {
-            tracing::warn!(errorType = err.error_type(), "handler failed: {}", err.message());
-            answer.error(&err).await
-        }
-        Outcome::Done(Err(err)) if err.error_type() == RESPONSE_REJECTED => {
-            tracing::warn!(errorType = err.error_type(), "{}", err.message());
-            Ok(())
-        }
-        Outcome::Done(Err(err)) => {
-            tracing::error!(
-                errorType = err.error_type(),
-                "handler failed after its response was sent: {}",
-                err.message()
-            );
-            Ok(())
-        }
-        Outcome::Panicked(message) => {
-            tracing::error!("handler panicked: {message}; the handler was rebuilt");
-            if pending {
-                answer.error(&panic_error(message)).await
-            } else {
-                Ok(())
-            }
-        }
-        Outcome::TimedOut => {
-            tracing::error!("handler still running past its deadline: dropped it and reclaimed the slot");
-            if pending {
-                answer.error(&timeout_error()).await
-            } else {
-                Ok(())
-            }
-        }
-        Outcome::Unavailable(err) => {
-            tracing::error!("no handler to run the invocation: {err}");
-            answer.error(&err).await
-        }
-        Outcome::ShutDown => {
-            tracing::error!("handler still running when the shutdown window ended: answered Runtime.Shutdown");
-            if pending {
-                answer.error(&shutdown_error()).await
-            } else {
-                Ok(())
-            }
-        }
-    };
-    report(answer, result);
-}
-
-/// What a caught panic is reported as, on `/error` or in stream trailers.
-fn panic_error(message: String) -> Error {
-    Error::new("Runtime.HandlerPanic", message)
-}
-
-/// What a reclaimed handler is reported as, on `/error` or in stream trailers.
-fn timeout_error() -> Error {
-    Error::new("Runtime.Timeout", "the handler did not finish before its deadline")
-}
-
-/// What an invocation still running at the end of the shutdown window is reported as.
-fn shutdown_error() -> Error {
-    Error::new(
-        "Runtime.Shutdown",
-        "the execution environment shut down before the handler finished \
-         (LAMBDA_ACTORS_SHUTDOWN_GRACE_MS bounds the wait)",
-    )
-}
-
-/// Ends a stream the handler left open: normally if it returned `Ok`, else with error trailers.
-async fn finish_stream(answer: &Answer, outcome: Outcome) {
-    let Some(stream) = answer.stream() else {
-        return;
-    };
-    let result = match outcome {
-        Outcome::Done(Ok(_)) => stream.finish().await,
-        Outcome::Done(Err(err)) => {
-            tracing::warn!(
-                errorType = err.error_type(),
-                "handler failed mid-stream: {}",
-                err.message()
-            );
-            stream.fail(&err).await
-        }
-        Outcome::Panicked(message) => {
-            tracing::error!("handler panicked mid-stream: {message}; the handler was rebuilt");
-            stream.fail(&panic_error(message)).await
-        }
-        Outcome::TimedOut => {
-            tracing::error!("handler still streaming past its deadline: dropped it and reclaimed the slot");
-            stream.fail(&timeout_error()).await
-        }
-        Outcome::Unavailable(err) => stream.fail(&err).await,
-        Outcome::ShutDown => {
-            tracing::error!("handler still streaming when the shutdown window ended: ended it with error trailers");
-            stream.fail(&shutdown_error()).await
-        }
-    };
-    answer.stream_ended();
-    if let Err(e) = result {
-        tracing::warn!(
-            requestId = answer.request_id(),
-            "could not end the response stream: {e}"
-        );
-    }
-}
-
-/// Logs what Lambda said to an answer; none of these stops the slot.
-fn report(answer: &Answer, result: Result<(), AnswerError>) {
-    let err = match result {
-        Ok(()) => return,
-        Err(AnswerError::AlreadyAnswered) => {
-            tracing::error!(
-                requestId = answer.request_id(),
-                "refused a second answer to the same invocation"
-            );
-            return;
-        }
-        Err(AnswerError::Api(err)) => err,
-    };
-    log_api_reply(answer.request_id(), &err);
-}
-
-fn log_api_reply(request_id: &str, err: &ApiError) {
-    match err.status() {
-        Some(ReplyStatus::Gone) => tracing::info!(requestId = request_id, "answer not taken: {err}"),
-        Some(ReplyStatus::TooLarge) => tracing::error!(requestId = request_id, "answer rejected: {err}"),
-        _ => tracing::warn!(requestId = request_id, "answer not taken: {err}"),
-    }
-}
-
-/// An event whose headers named it but whose body could not be read still gets its answer.
-async fn answer_unreadable(meta: &InvocationMeta, err: &ApiError) {
-    tracing::error!(requestId = %meta.request_id, "cannot read the event: {err}");
-    let answer = Answer::new(Context::new(meta.clone(), Default::default()));
-    let error = Error::new("Runtime.InvalidEvent", err.to_string());
-    report(&answer, answer.error(&error).await);
 }
 
 /// The monotonic instant of a wall-clock deadline in Unix epoch milliseconds.

@@ -3,7 +3,7 @@
 use crate::config::{Config, ConfigError, HandlerThreadPolicy, Scheduling};
 use crate::extension::{self, ShutdownExtension};
 use crate::handler::{FnHandler, Json, Raw, Service};
-use crate::handler_actor::{Factory, HandlerActor, HandlerHooks, Invoke};
+use crate::handler_actor::{Factory, HandlerActor, HandlerHooks, WorkerAddr};
 use crate::pinning;
 use crate::poller::Poller;
 use crate::pool::load::ArbiterLoad;
@@ -587,14 +587,13 @@ async fn run_slots<Svc: Service>(
             io.spawn_fn(move || install_local(&endpoint));
         }
     }
-    let respawn: Respawn<Recipient<Invoke>> = {
+    let respawn: Respawn<WorkerAddr> = {
         let hooks = hooks.clone();
         Arc::new(move |arbiter: &ArbiterHandle, load: Arc<ArbiterLoad>| {
             let (factory, hooks) = (factory.clone(), hooks.clone());
-            HandlerActor::start_in_arbiter(arbiter, move |_| {
+            WorkerAddr::start_in(arbiter, move || {
                 HandlerActor::new(None, factory, capacity, load, stall_warn, hooks)
             })
-            .recipient()
         })
     };
     let pool = HandlerPool::new(members, respawn);
@@ -631,28 +630,24 @@ async fn run_slots<Svc: Service>(
                 (false, true) => Affinity::Near(index),
                 (false, false) => Affinity::None,
             };
-            io[index].spawn_fn(move || {
-                Poller::new(slot, affinity, shared, pool, supervisor).start();
-            });
+            Poller::start_in_arbiter(&io[index], move |_| {
+                Poller::new(slot, affinity, shared, pool, supervisor)
+            })
         })
     };
-    let supervisor = Supervisor::new(
-        shared.clone(),
-        arbiters,
-        pool.clone(),
-        start_poller.clone(),
-        (hooks, shutdown_hooks),
-        exit_tx,
-    )
-    .start();
-    for slot in 0..slots {
-        start_poller(slot, supervisor.clone());
-    }
-    // After the pollers: its parked `event/next` (a connection of its own) need not delay the
-    // first `/next`, which is what ends init on Lambda.
-    if let Some((id, client)) = extension {
-        ShutdownExtension::new(id, client, shared.clone(), supervisor.clone()).start();
-    }
+    let extension = extension.map(|(id, client)| ShutdownExtension::new(id, client));
+    let supervisor = Supervisor::create(move |ctx| {
+        let mut supervisor = Supervisor::new(
+            shared.clone(),
+            arbiters,
+            pool.clone(),
+            start_poller,
+            (hooks, shutdown_hooks),
+            exit_tx,
+        );
+        supervisor.start_slots(slots, extension, ctx);
+        supervisor
+    });
     tracing::info!(
         mode = if config.mode.is_managed() {
             "managed-instances"
@@ -684,22 +679,18 @@ fn build_handlers<Svc: Service>(
     capacity: usize,
     (load, hooks): (Arc<ArbiterLoad>, Arc<HandlerHooks>),
     stall_warn: Option<Duration>,
-) -> Result<Vec<Recipient<Invoke>>, Error> {
+) -> Result<Vec<WorkerAddr>, Error> {
     let mut built = Vec::with_capacity(handlers);
     for _ in 0..handlers {
         let service = factory()?;
-        built.push(
-            HandlerActor::new(
-                Some(service),
-                factory.clone(),
-                capacity,
-                load.clone(),
-                stall_warn,
-                hooks.clone(),
-            )
-            .start()
-            .recipient(),
-        );
+        built.push(WorkerAddr::start(HandlerActor::new(
+            Some(service),
+            factory.clone(),
+            capacity,
+            load.clone(),
+            stall_warn,
+            hooks.clone(),
+        )));
     }
     install_local(endpoint);
     Ok(built)

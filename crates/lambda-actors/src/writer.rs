@@ -1,7 +1,7 @@
 //! Handlers that answer by themselves: stream a response, or send the response and keep
 //! working afterwards (background work).
 
-use crate::answer::{Answer, AnswerError};
+use crate::answer::Answer;
 use crate::handler::{decode, encode, Reply, Service};
 use crate::stream::ResponseStream;
 use crate::{Context, Error};
@@ -80,13 +80,7 @@ impl ResponseWriter {
         self.answer
             .respond(body.into(), content_type)
             .await
-            .map_err(|e| match e {
-                AnswerError::AlreadyAnswered => Error::new(
-                    "Runtime.AlreadyAnswered",
-                    "the response was already sent: an invocation is answered once",
-                ),
-                AnswerError::Api(e) => Error::new(RESPONSE_REJECTED, format!("Lambda did not take the response: {e}")),
-            })
+            .map_err(crate::outcome::rejected_by_send)
     }
 
     /// Starts a streamed response. Nothing is sent until its first write.
@@ -95,13 +89,14 @@ impl ResponseWriter {
     }
 }
 
-/// The error a handler gets when Lambda refused its response (it is not the handler's fault).
-pub(crate) const RESPONSE_REJECTED: &str = "Runtime.ResponseRejected";
-
 /// Adapts a [`ResponseHandler`] into a service.
 pub(crate) struct Responding<H>(pub(crate) H);
 
 impl<H: ResponseHandler> Service for Responding<H> {
+    fn hook() -> &'static str {
+        std::any::type_name::<H>()
+    }
+
     async fn call(&mut self, event: Bytes, ctx: Context, answer: Answer) -> Result<Reply, Error> {
         let event = decode::<H::Event>(&event)?;
         self.0

@@ -3,16 +3,16 @@
 //! stalled poll ends (the poll that ends it logs it). It runs only in Managed Instances mode.
 //!
 //! It reads atomics only. While any invocation runs it wakes every half threshold (at least
-//! 10 ms, at most 250 ms apart); while none runs, four times a second — and at once when an
-//! idle arbiter gets an event (the router [wakes](Watchdog::wake) it).
+//! 10 ms, at most 250 ms apart); while none runs it sleeps until an idle arbiter gets an event
+//! (the router [wakes](Watchdog::wake) it), so an idle environment is never woken by it.
 
 use super::load::{now_us, ArbiterLoad};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-/// Wake-up period of an idle environment.
-const IDLE_TICK: Duration = Duration::from_millis(250);
+/// Longest wait between two checks while invocations run.
+const BUSY_TICK_MAX: Duration = Duration::from_millis(250);
 
 /// Stops the watchdog thread when dropped.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ impl Watchdog {
     pub(crate) fn start(loads: &[Arc<ArbiterLoad>], threshold: Duration) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let loads: Vec<Weak<ArbiterLoad>> = loads.iter().map(Arc::downgrade).collect();
-        let busy_tick = (threshold / 2).clamp(Duration::from_millis(10), IDLE_TICK);
+        let busy_tick = (threshold / 2).clamp(Duration::from_millis(10), BUSY_TICK_MAX);
         let flag = stop.clone();
         let idle = Arc::new(AtomicBool::new(false));
         let idle_flag = idle.clone();
@@ -45,11 +45,18 @@ impl Watchdog {
                     }
                     if busy {
                         std::thread::park_timeout(busy_tick);
-                    } else {
-                        idle_flag.store(true, Ordering::SeqCst);
-                        std::thread::park_timeout(IDLE_TICK);
-                        idle_flag.store(false, Ordering::SeqCst);
+                        continue;
                     }
+                    // Idle from here, then a second look: an event routed before the flag
+                    // was up is seen here; one routed after it unparks the thread.
+                    idle_flag.store(true, Ordering::SeqCst);
+                    let routed = loads
+                        .iter()
+                        .any(|l| l.upgrade().is_some_and(|l| l.busy.load(Ordering::SeqCst) > 0));
+                    if !routed {
+                        std::thread::park();
+                    }
+                    idle_flag.store(false, Ordering::SeqCst);
                 }
             })?;
         Ok(Self {
@@ -62,6 +69,9 @@ impl Watchdog {
     /// Ends an idle wait early: an idle arbiter just got an event. While the watchdog ticks
     /// anyway (something runs) this is one atomic load.
     pub(crate) fn wake(&self) {
+        // Orders the router's count of the event before this look at the flag (the watchdog
+        // raises the flag, then looks at the counts): one of the two sees the other.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.idle.swap(false, Ordering::SeqCst) {
             self.thread.unpark();
         }
