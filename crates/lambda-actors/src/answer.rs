@@ -1,7 +1,7 @@
 //! [`Answer`]: the one answer an invocation gets, and who has given it.
 
-use crate::response_stream::StreamHandle;
 use crate::shared::ArbiterLocal;
+use crate::stream::actor::StreamHandle;
 use crate::{Context, Error};
 use bytes::Bytes;
 use lambda_actors_api::ApiError;

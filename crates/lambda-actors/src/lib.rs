@@ -2,43 +2,38 @@
 #![warn(missing_docs)]
 
 mod answer;
-mod blocking;
 pub mod config;
 mod context;
 mod error;
-mod extension;
 mod handler;
-mod handler_actor;
+mod internal_extension;
 mod logging;
 mod metrics;
 mod outcome;
 mod panic;
-mod pinning;
 mod poller;
 mod pool;
-mod response_stream;
+mod reports;
 mod runtime;
 mod shared;
 pub mod stream;
-mod stream_response;
 mod supervisor;
 #[cfg(feature = "local-server")]
 pub mod testing;
-mod thread_policy;
-#[cfg(feature = "tower")]
-pub mod tower;
-mod writer;
 
-pub use blocking::{spawn_blocking, BlockingHandler};
 pub use bytes::Bytes;
 pub use config::{Config, ConfigError, HandlerThreadPolicy, Mode, Scheduling, ThreadPinning};
 pub use context::{CognitoIdentity, Context};
 pub use error::{Error, ErrorType, IntoError, RuntimeError};
-pub use handler::{FnHandler, Handler, RawHandler};
+pub use handler::blocking::{spawn_blocking, BlockingHandler};
+pub use handler::closure::FnHandler;
+pub use handler::response::{ResponseHandler, ResponseWriter};
+#[cfg(feature = "tower")]
+pub use handler::tower;
+pub use handler::{Handler, RawHandler};
 pub use runtime::{runtime_api, Runtime, RuntimeHandle, Started};
+pub use stream::body::{BodySender, StreamResponse};
 pub use stream::ResponseStream;
-pub use stream_response::{BodySender, StreamResponse};
-pub use writer::{ResponseHandler, ResponseWriter};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -16,11 +16,11 @@
 //! no other actor reads them.
 
 use crate::answer::Answer;
-use crate::handler_actor::{HandlerLease, Invoke, Pool};
 use crate::outcome::{self, Invoked, Outcome};
+use crate::pool::worker::{Invoke, WorkerLease, WorkerPool};
 use crate::pool::Affinity;
-use crate::shared::{ArbiterLocal, Shared};
-use crate::supervisor::{Fatal, PollerDied, SummaryWanted, Supervisor};
+use crate::reports::{Fatal, PollerDied, Reports, SummaryWanted};
+use crate::shared::{ArbiterLocal, RuntimeShared};
 use crate::{Context, Error, RuntimeError};
 use actix::prelude::*;
 use lambda_actors_api::{EventRead, NextEvent, ReplyStatus};
@@ -166,9 +166,9 @@ pub(crate) struct Poller {
     slot: usize,
     /// The handler arbiter this poller's events go to first, when it may.
     affinity: Affinity,
-    shared: Arc<Shared>,
-    pool: Arc<Pool>,
-    supervisor: Addr<Supervisor>,
+    shared: Arc<RuntimeShared>,
+    pool: Arc<WorkerPool>,
+    supervisor: Reports,
     control: Rc<SlotControl>,
     finished: bool,
 }
@@ -177,9 +177,9 @@ impl Poller {
     pub(crate) fn new(
         slot: usize,
         affinity: Affinity,
-        shared: Arc<Shared>,
-        pool: Arc<Pool>,
-        supervisor: Addr<Supervisor>,
+        shared: Arc<RuntimeShared>,
+        pool: Arc<WorkerPool>,
+        supervisor: Reports,
     ) -> Self {
         Self {
             slot,
@@ -241,7 +241,7 @@ impl Handler<EndOfWindow> for Poller {
 impl Drop for Poller {
     fn drop(&mut self) {
         if !self.finished {
-            self.supervisor.do_send(PollerDied { slot: self.slot });
+            self.supervisor.died.do_send(PollerDied { slot: self.slot });
         }
     }
 }
@@ -249,9 +249,9 @@ impl Drop for Poller {
 /// What the loop of one slot works with.
 struct Slot {
     local: Rc<ArbiterLocal>,
-    shared: Arc<Shared>,
-    pool: Arc<Pool>,
-    supervisor: Addr<Supervisor>,
+    shared: Arc<RuntimeShared>,
+    pool: Arc<WorkerPool>,
+    supervisor: Reports,
     control: Rc<SlotControl>,
     slot: usize,
     affinity: Affinity,
@@ -323,13 +323,13 @@ async fn poll_loop(s: Slot) {
         }
         if !managed {
             if err.status() == Some(ReplyStatus::ContainerError) {
-                s.supervisor.do_send(Fatal(RuntimeError::api(format!(
+                s.supervisor.fatal.do_send(Fatal(RuntimeError::api(format!(
                     "GET /next failed: {err}; exiting as the Runtime API asks"
                 ))));
                 return;
             }
             if backoff.failures() >= CLASSIC_RETRIES {
-                s.supervisor.do_send(Fatal(RuntimeError::api(format!(
+                s.supervisor.fatal.do_send(Fatal(RuntimeError::api(format!(
                     "GET /next failed {} times in a row, last: {err}; exiting",
                     backoff.failures()
                 ))));
@@ -378,13 +378,13 @@ impl Drop for Unanswered {
     }
 }
 
-async fn invoke(s: &Slot, lease: &mut HandlerLease, event: NextEvent) {
+async fn invoke(s: &Slot, lease: &mut WorkerLease, event: NextEvent) {
     let (shared, control) = (&*s.shared, &*s.control);
     let received = Instant::now();
     let NextEvent { meta, body } = event;
     let bytes_in = body.len() as u64;
     if shared.wake_summary() {
-        s.supervisor.do_send(SummaryWanted);
+        s.supervisor.summary_wanted.do_send(SummaryWanted);
     }
     let span = tracing::info_span!(
         target: "lambda_actors::invocation",

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 /// What every slot reads: configuration, and whether the metrics timer sleeps. Nothing here
 /// steers the drain: that is messages from the supervisor (`src/supervisor.rs`).
-pub(crate) struct Shared {
+pub(crate) struct RuntimeShared {
     pub(crate) config: Arc<Config>,
     pub(crate) function: Arc<FunctionInfo>,
     /// The metrics timer stopped for want of anything to report: the first invocation after
@@ -19,7 +19,7 @@ pub(crate) struct Shared {
     summary_asleep: AtomicBool,
 }
 
-impl Shared {
+impl RuntimeShared {
     pub(crate) fn new(config: Arc<Config>) -> Arc<Self> {
         Arc::new(Self {
             function: Arc::new(config.function.clone()),

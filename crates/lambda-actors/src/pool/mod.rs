@@ -28,6 +28,7 @@
 pub(crate) mod load;
 pub(crate) mod routing;
 pub(crate) mod watchdog;
+pub(crate) mod worker;
 
 use crate::shared::ArbiterLocal;
 use actix_rt::ArbiterHandle;
@@ -49,9 +50,9 @@ pub(crate) type Respawn<W> = Arc<dyn Fn(&ArbiterHandle, Arc<ArbiterLoad>) -> W +
 
 /// What the pool holds of a handler: its address (the runtime's is `Recipient<Invoke>`). The
 /// pool needs nothing else of it, and so knows nothing of the handler actor.
-pub(crate) trait Worker: Clone + Send + 'static {}
+pub(crate) trait WorkerRef: Clone + Send + 'static {}
 
-impl<W: Clone + Send + 'static> Worker for W {}
+impl<W: Clone + Send + 'static> WorkerRef for W {}
 
 /// One handler arbiter as the pool sees it.
 struct Member {
@@ -84,7 +85,7 @@ impl<W> std::fmt::Debug for HandlerPool<W> {
     }
 }
 
-impl<W: Worker> HandlerPool<W> {
+impl<W: WorkerRef> HandlerPool<W> {
     /// A pool over `arbiters`, each with its load and its handlers.
     pub(crate) fn new(arbiters: Vec<(ArbiterHandle, Arc<ArbiterLoad>, Vec<W>)>, respawn: Respawn<W>) -> Arc<Self> {
         let total = arbiters.iter().map(|(_, _, h)| h.len()).sum();
@@ -208,7 +209,7 @@ struct Picked<W> {
     handler: W,
 }
 
-impl<W: Worker> Picked<W> {
+impl<W: WorkerRef> Picked<W> {
     fn into_lease(self, pool: &Arc<HandlerPool<W>>, permit: Permit) -> Lease<W> {
         Lease {
             release: Release {
@@ -229,7 +230,7 @@ pub(crate) struct Permit(OwnedSemaphorePermit);
 
 /// A handler taken from the pool for one invocation, and the permit the poller held for it
 /// (returned when the lease is dropped). The handler itself goes back through [`Release`].
-pub(crate) struct Lease<W: Worker> {
+pub(crate) struct Lease<W: WorkerRef> {
     release: Release<W>,
     handler: W,
     /// The handler actor got its [`Release`] (in the `Invoke`): from then on it comes back
@@ -238,7 +239,7 @@ pub(crate) struct Lease<W: Worker> {
     _permit: OwnedSemaphorePermit,
 }
 
-impl<W: Worker> Lease<W> {
+impl<W: WorkerRef> Lease<W> {
     pub(crate) fn handler(&self) -> &W {
         &self.handler
     }
@@ -273,7 +274,7 @@ impl<W: Worker> Lease<W> {
     }
 }
 
-impl<W: Worker> Drop for Lease<W> {
+impl<W: WorkerRef> Drop for Lease<W> {
     fn drop(&mut self) {
         // Never sent its invocation (the poller failed in between): unused, so back at once.
         if !self.handed_over && self.release.claim() {
@@ -301,7 +302,7 @@ impl<W> Clone for Release<W> {
     }
 }
 
-impl<W: Worker> Release<W> {
+impl<W: WorkerRef> Release<W> {
     fn claim(&self) -> bool {
         !self.claimed.swap(true, Ordering::AcqRel)
     }

@@ -2,7 +2,7 @@
 //! working afterwards (background work).
 
 use crate::answer::Answer;
-use crate::handler::{decode, encode, Reply, Service};
+use crate::handler::{decode, encode, Invocable, Reply};
 use crate::stream::ResponseStream;
 use crate::{Context, Error};
 use bytes::Bytes;
@@ -92,7 +92,7 @@ impl ResponseWriter {
 /// Adapts a [`ResponseHandler`] into a service.
 pub(crate) struct Responding<H>(pub(crate) H);
 
-impl<H: ResponseHandler> Service for Responding<H> {
+impl<H: ResponseHandler> Invocable for Responding<H> {
     fn hook() -> &'static str {
         std::any::type_name::<H>()
     }

@@ -2,7 +2,7 @@
 //! SIGTERM at shutdown (with no extension registered, Lambda kills the runtime outright and
 //! the drain never runs), its `GET /extension/event/next` kept parked as Lambda requires.
 
-use crate::supervisor::{Shutdown, Supervisor};
+use crate::reports::Shutdown;
 use actix::prelude::*;
 use lambda_actors_api::RuntimeClient;
 use std::rc::Rc;
@@ -46,7 +46,7 @@ pub(crate) async fn register(client: &RuntimeClient) -> Option<String> {
 pub(crate) struct ShutdownExtension {
     id: String,
     client: Rc<RuntimeClient>,
-    supervisor: Option<Addr<Supervisor>>,
+    supervisor: Option<Recipient<Shutdown>>,
 }
 
 impl ShutdownExtension {
@@ -59,7 +59,7 @@ impl ShutdownExtension {
     }
 
     /// Who is told of a `SHUTDOWN` event.
-    pub(crate) fn reporting_to(mut self, supervisor: Addr<Supervisor>) -> Self {
+    pub(crate) fn reporting_to(mut self, supervisor: Recipient<Shutdown>) -> Self {
         self.supervisor = Some(supervisor);
         self
     }

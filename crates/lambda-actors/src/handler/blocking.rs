@@ -10,7 +10,7 @@
 //! factory.
 
 use crate::answer::Answer;
-use crate::handler::{decode, encode, Reply, Service};
+use crate::handler::{decode, encode, Invocable, Reply};
 use crate::{Context, Error};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -79,11 +79,11 @@ where
     }
 }
 
-/// Adapts a [`BlockingHandler`] into a [`Service`]: the handler is moved to the blocking
+/// Adapts a [`BlockingHandler`] into a [`Invocable`]: the handler is moved to the blocking
 /// thread for the call and back after it.
 pub(crate) struct Blocking<H>(pub(crate) Option<H>);
 
-impl<H: BlockingHandler> Service for Blocking<H> {
+impl<H: BlockingHandler> Invocable for Blocking<H> {
     fn hook() -> &'static str {
         std::any::type_name::<H>()
     }

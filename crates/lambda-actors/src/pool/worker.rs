@@ -1,8 +1,10 @@
-//! The handler actor: owns one user handler and runs one invocation at a time; at shutdown,
-//! runs the handler's shutdown hook after its last invocation ([`StopHandler`]).
+//! The worker: the actor that owns one user handler and runs one invocation at a time
+//! ([`Invoke`], answered with how it ended); at shutdown, runs the handler's shutdown hook after
+//! its last invocation ([`RunShutdownHook`]). [`Workers`] builds them, with the handler type
+//! erased, for the supervisor.
 
 use crate::answer::Answer;
-use crate::handler::Service;
+use crate::handler::Invocable;
 use crate::outcome::{Invoked, Outcome};
 use crate::panic::CatchUnwind;
 use crate::pool::load::{ArbiterLoad, Watched};
@@ -37,19 +39,19 @@ impl Message for Invoke {
 
 /// Run the handler's shutdown hook, once the invocation it may be running has ended; `done`
 /// is sent when the hook has returned, panicked or been abandoned at `deadline`.
-pub(crate) struct StopHandler {
+pub(crate) struct RunShutdownHook {
     pub(crate) deadline: Instant,
     pub(crate) done: oneshot::Sender<()>,
 }
 
-impl Message for StopHandler {
+impl Message for RunShutdownHook {
     type Result = ();
 }
 
-/// Every handler actor of the runtime, by its [`StopHandler`] address (each adds itself when
+/// Every handler actor of the runtime, by its [`RunShutdownHook`] address (each adds itself when
 /// it starts), so the drain can reach them all, idle or busy.
 #[derive(Default)]
-pub(crate) struct HandlerHooks(parking_lot::Mutex<Vec<Recipient<StopHandler>>>);
+pub(crate) struct HandlerHooks(parking_lot::Mutex<Vec<Recipient<RunShutdownHook>>>);
 
 impl HandlerHooks {
     /// Asks every live handler actor to run its hook; one receiver per actor asked.
@@ -60,7 +62,7 @@ impl HandlerHooks {
             .filter(Recipient::connected)
             .filter_map(|actor| {
                 let (done, rx) = oneshot::channel();
-                actor.try_send(StopHandler { deadline, done }).ok().map(|()| rx)
+                actor.try_send(RunShutdownHook { deadline, done }).ok().map(|()| rx)
             })
             .collect()
     }
@@ -75,7 +77,7 @@ pub(crate) struct WorkerAddr {
 }
 
 impl WorkerAddr {
-    fn of<S: Service>(actor: Addr<HandlerActor<S>>) -> Self {
+    fn of<S: Invocable>(actor: Addr<Worker<S>>) -> Self {
         Self {
             invoke: actor.recipient(),
             hook: S::hook(),
@@ -83,28 +85,90 @@ impl WorkerAddr {
     }
 
     /// Starts a handler actor on the current arbiter.
-    pub(crate) fn start<S: Service>(actor: HandlerActor<S>) -> Self {
+    pub(crate) fn start<S: Invocable>(actor: Worker<S>) -> Self {
         Self::of(actor.start())
     }
 
     /// Starts a handler actor on `arbiter`, its handler built on first use.
-    pub(crate) fn start_in<S: Service>(
+    pub(crate) fn start_in<S: Invocable>(
         arbiter: &actix_rt::ArbiterHandle,
-        actor: impl FnOnce() -> HandlerActor<S> + Send + 'static,
+        actor: impl FnOnce() -> Worker<S> + Send + 'static,
     ) -> Self {
-        Self::of(HandlerActor::start_in_arbiter(arbiter, move |_| actor()))
+        Self::of(Worker::start_in_arbiter(arbiter, move |_| actor()))
+    }
+}
+
+/// Builds workers for the supervisor, which knows nothing of the handler's type.
+pub(crate) trait Workers: Send + Sync + 'static {
+    /// Builds `count` workers (and their handlers) on the calling thread: the handlers are
+    /// built on the thread that runs them, so they need neither `Send` nor `Sync`.
+    fn build_here(
+        &self,
+        count: usize,
+        load: &Arc<ArbiterLoad>,
+        hooks: &Arc<HandlerHooks>,
+    ) -> Result<Vec<WorkerAddr>, Error>;
+
+    /// Starts a fresh worker on `arbiter`, its handler built on first use.
+    fn respawn(
+        &self,
+        arbiter: &actix_rt::ArbiterHandle,
+        load: Arc<ArbiterLoad>,
+        hooks: Arc<HandlerHooks>,
+    ) -> WorkerAddr;
+}
+
+/// The [`Workers`] of one handler type.
+pub(crate) struct WorkerFactory<S: Invocable> {
+    pub(crate) factory: Factory<S>,
+    pub(crate) mailbox_capacity: usize,
+    pub(crate) stall_warn: Option<Duration>,
+}
+
+impl<S: Invocable> Workers for WorkerFactory<S> {
+    fn build_here(
+        &self,
+        count: usize,
+        load: &Arc<ArbiterLoad>,
+        hooks: &Arc<HandlerHooks>,
+    ) -> Result<Vec<WorkerAddr>, Error> {
+        (0..count)
+            .map(|_| {
+                let service = (self.factory)()?;
+                Ok(WorkerAddr::start(Worker::new(
+                    Some(service),
+                    self.factory.clone(),
+                    self.mailbox_capacity,
+                    load.clone(),
+                    self.stall_warn,
+                    hooks.clone(),
+                )))
+            })
+            .collect()
+    }
+
+    fn respawn(
+        &self,
+        arbiter: &actix_rt::ArbiterHandle,
+        load: Arc<ArbiterLoad>,
+        hooks: Arc<HandlerHooks>,
+    ) -> WorkerAddr {
+        let (factory, capacity, stall_warn) = (self.factory.clone(), self.mailbox_capacity, self.stall_warn);
+        WorkerAddr::start_in(arbiter, move || {
+            Worker::new(None, factory, capacity, load, stall_warn, hooks)
+        })
     }
 }
 
 /// The pool of this runtime's handler actors, by their address.
-pub(crate) type Pool = HandlerPool<WorkerAddr>;
+pub(crate) type WorkerPool = HandlerPool<WorkerAddr>;
 
-/// One handler actor taken from the [`Pool`] for one invocation.
-pub(crate) type HandlerLease = Lease<WorkerAddr>;
+/// One handler actor taken from the [`WorkerPool`] for one invocation.
+pub(crate) type WorkerLease = Lease<WorkerAddr>;
 
 /// Owns one user handler. Its state is taken out for the length of an invocation and put
 /// back when the handler returns; after a panic or a reclaim it is rebuilt from the factory.
-pub(crate) struct HandlerActor<S: Service> {
+pub(crate) struct Worker<S: Invocable> {
     // Boxed: actors must be `Unpin`, user handlers need not be.
     service: Option<Box<S>>,
     factory: Factory<S>,
@@ -114,10 +178,10 @@ pub(crate) struct HandlerActor<S: Service> {
     stall_warn: Option<Duration>,
     hooks: Arc<HandlerHooks>,
     /// A shutdown asked for while an invocation ran: the hook runs when it ends.
-    stop_after_invocation: Option<StopHandler>,
+    stop_after_invocation: Option<RunShutdownHook>,
 }
 
-impl<S: Service> HandlerActor<S> {
+impl<S: Invocable> Worker<S> {
     pub(crate) fn new(
         service: Option<S>,
         factory: Factory<S>,
@@ -139,8 +203,8 @@ impl<S: Service> HandlerActor<S> {
 
     /// Runs the handler's shutdown hook (bounded by the deadline), then puts the handler back,
     /// so an event delivered in the last moment before the drain is still served.
-    fn run_shutdown_hook(&mut self, stop: StopHandler, ctx: &mut actix::Context<Self>) {
-        let StopHandler { deadline, done } = stop;
+    fn run_shutdown_hook(&mut self, stop: RunShutdownHook, ctx: &mut actix::Context<Self>) {
+        let RunShutdownHook { deadline, done } = stop;
         let Some(mut service) = self.service.take() else {
             let _ = done.send(());
             return;
@@ -171,7 +235,7 @@ impl<S: Service> HandlerActor<S> {
     }
 }
 
-impl<S: Service> Actor for HandlerActor<S> {
+impl<S: Invocable> Actor for Worker<S> {
     type Context = actix::Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -180,10 +244,10 @@ impl<S: Service> Actor for HandlerActor<S> {
     }
 }
 
-impl<S: Service> Handler<StopHandler> for HandlerActor<S> {
+impl<S: Invocable> Handler<RunShutdownHook> for Worker<S> {
     type Result = ();
 
-    fn handle(&mut self, msg: StopHandler, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: RunShutdownHook, ctx: &mut Self::Context) {
         if self.service.is_some() {
             self.run_shutdown_hook(msg, ctx);
         } else {
@@ -193,7 +257,7 @@ impl<S: Service> Handler<StopHandler> for HandlerActor<S> {
     }
 }
 
-impl<S: Service> Handler<Invoke> for HandlerActor<S> {
+impl<S: Invocable> Handler<Invoke> for Worker<S> {
     type Result = ResponseActFuture<Self, Invoked>;
 
     fn handle(&mut self, msg: Invoke, ctx: &mut Self::Context) -> Self::Result {

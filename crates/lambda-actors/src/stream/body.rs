@@ -2,16 +2,13 @@
 //! ([`Runtime::run_stream_fn`](crate::Runtime::run_stream_fn)). Returning it is the one answer:
 //! the types leave no way to answer twice or not at all.
 
+use crate::handler::response::ResponseWriter;
 use crate::stream::HttpPrelude;
-use crate::writer::{ResponseHandler, ResponseWriter};
-use crate::{Context, Error, IntoError};
+use crate::{Error, IntoError};
 use bytes::Bytes;
 use futures_core::Stream;
-use serde::de::DeserializeOwned;
-use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 type Body = Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
@@ -84,7 +81,7 @@ impl StreamResponse {
     }
 
     /// Sends the whole response on `out`.
-    async fn send(self, out: ResponseWriter) -> Result<(), Error> {
+    pub(crate) async fn send(self, out: ResponseWriter) -> Result<(), Error> {
         let Self { prelude, mut body } = self;
         let mut stream = out.stream();
         if let Some(prelude) = prelude {
@@ -142,42 +139,5 @@ where
             .as_mut()
             .poll_next(cx)
             .map(|item| item.map(|r| r.map(Into::into).map_err(IntoError::into_error)))
-    }
-}
-
-/// A closure that returns a [`StreamResponse`], as a [`ResponseHandler`].
-pub(crate) struct StreamFn<F, E>(pub(crate) Arc<F>, pub(crate) PhantomData<fn(E)>);
-
-impl<F, Fut, E, Er> ResponseHandler for StreamFn<F, E>
-where
-    F: Fn(E, Context) -> Fut + 'static,
-    Fut: Future<Output = Result<StreamResponse, Er>>,
-    E: DeserializeOwned + 'static,
-    Er: IntoError,
-{
-    type Event = E;
-    type Error = Error;
-
-    async fn handle(&mut self, event: E, ctx: Context, out: ResponseWriter) -> Result<(), Error> {
-        let response = (self.0)(event, ctx).await.map_err(IntoError::into_error)?;
-        response.send(out).await
-    }
-}
-
-/// A closure that gets the [`ResponseWriter`], as a [`ResponseHandler`].
-pub(crate) struct WriterFn<F, E>(pub(crate) Arc<F>, pub(crate) PhantomData<fn(E)>);
-
-impl<F, Fut, E, Er> ResponseHandler for WriterFn<F, E>
-where
-    F: Fn(E, Context, ResponseWriter) -> Fut + 'static,
-    Fut: Future<Output = Result<(), Er>>,
-    E: DeserializeOwned + 'static,
-    Er: IntoError,
-{
-    type Event = E;
-    type Error = Er;
-
-    fn handle(&mut self, event: E, ctx: Context, out: ResponseWriter) -> impl Future<Output = Result<(), Er>> {
-        (self.0)(event, ctx, out)
     }
 }

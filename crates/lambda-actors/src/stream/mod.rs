@@ -8,9 +8,12 @@
 //! `Lambda-Runtime-Function-Error-Body`). Each `write` waits until its chunk is handed to the
 //! kernel, so a slow Runtime API slows the writer and memory stays bounded.
 
+pub(crate) mod actor;
+pub(crate) mod body;
+
 use crate::answer::Answer;
-use crate::response_stream::{Command, StreamHandle};
 use crate::shared::ArbiterLocal;
+use crate::stream::actor::{Command, StreamHandle};
 use crate::Error;
 use bytes::Bytes;
 

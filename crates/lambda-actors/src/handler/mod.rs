@@ -1,4 +1,13 @@
-//! The handler traits users implement, and the adapters that turn them into services.
+//! The handler traits users implement, and the adapters that turn each into the one shape a
+//! worker runs ([`Invocable`]): typed JSON and raw bytes here; closures, handlers that answer
+//! by themselves (streams, work after the response), blocking handlers and tower services in
+//! the files beside this one.
+
+pub(crate) mod blocking;
+pub(crate) mod closure;
+pub(crate) mod response;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 use crate::answer::Answer;
 use crate::{Context, Error, IntoError};
@@ -6,8 +15,6 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
-use std::marker::PhantomData;
-use std::sync::Arc;
 
 /// A typed Lambda handler: JSON event in, JSON output out.
 ///
@@ -89,7 +96,7 @@ pub(crate) enum Reply {
 
 /// The one shape the handler actor runs: bytes in, a reply out, with the invocation's
 /// [`Answer`] for handlers that answer by themselves.
-pub(crate) trait Service: 'static {
+pub(crate) trait Invocable: 'static {
     fn call(&mut self, event: Bytes, ctx: Context, answer: Answer) -> impl Future<Output = Result<Reply, Error>>;
 
     /// The user handler's shutdown hook.
@@ -101,10 +108,10 @@ pub(crate) trait Service: 'static {
     }
 }
 
-/// Adapts a typed [`Handler`] into a [`Service`].
+/// Adapts a typed [`Handler`] into a [`Invocable`].
 pub(crate) struct Json<H>(pub(crate) H);
 
-impl<H: Handler> Service for Json<H> {
+impl<H: Handler> Invocable for Json<H> {
     fn hook() -> &'static str {
         std::any::type_name::<H>()
     }
@@ -144,10 +151,10 @@ pub(crate) fn encode<O: Serialize>(output: &O) -> Result<Bytes, Error> {
     })
 }
 
-/// Adapts a [`RawHandler`] into a [`Service`].
+/// Adapts a [`RawHandler`] into a [`Invocable`].
 pub(crate) struct Raw<H>(pub(crate) H);
 
-impl<H: RawHandler> Service for Raw<H> {
+impl<H: RawHandler> Invocable for Raw<H> {
     fn hook() -> &'static str {
         std::any::type_name::<H>()
     }
@@ -162,40 +169,6 @@ impl<H: RawHandler> Service for Raw<H> {
 
     fn shutdown(&mut self) -> impl Future<Output = ()> {
         self.0.shutdown()
-    }
-}
-
-/// A closure as a [`Handler`]: see [`run_fn`](crate::run_fn).
-pub struct FnHandler<F, E, O> {
-    f: Arc<F>,
-    _types: PhantomData<fn(E) -> O>,
-}
-
-impl<F, E, O> FnHandler<F, E, O> {
-    pub(crate) fn new(f: Arc<F>) -> Self {
-        Self { f, _types: PhantomData }
-    }
-}
-
-impl<F, E, O> std::fmt::Debug for FnHandler<F, E, O> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FnHandler")
-    }
-}
-
-impl<F, Fut, E, O, Er> Handler for FnHandler<F, E, O>
-where
-    F: Fn(E, Context) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, Er>>,
-    E: DeserializeOwned + 'static,
-    O: Serialize + 'static,
-    Er: IntoError,
-{
-    type Event = E;
-    type Output = O;
-    type Error = Er;
-    fn handle(&mut self, event: E, ctx: Context) -> impl Future<Output = Result<O, Er>> {
-        (self.f)(event, ctx)
     }
 }
 

@@ -1,0 +1,114 @@
+//! The thread layout, from the configuration: which arbiters (one OS thread each) run the
+//! pollers' Runtime-API I/O and which run user code, pinned or not, with which scheduling
+//! policy. The supervisor builds it first thing at start-up (`src/supervisor/start.rs`).
+//!
+//! | mode, `LAMBDA_ACTORS_SCHEDULING` | I/O arbiters | handler arbiters |
+//! |---|---|---|
+//! | classic | the main thread | the same thread |
+//! | managed, `isolated` (default) | the main thread and K − 1 more | K of their own (`SCHED_BATCH` by default) |
+//! | managed, `shared` | the main thread and K − 1 more | the same K |
+//!
+//! K is `LAMBDA_ACTORS_WORKER_THREADS`, by default the CPUs the process may use (at most N).
+//! Isolated, a handler that hogs its thread never holds up another slot's `/next` or answer;
+//! one I/O thread for every slot would cap the throughput at one core's worth of HTTP work.
+
+use super::pinning;
+use crate::config::{Config, Scheduling};
+use crate::shared::ArbiterLocal;
+use actix_rt::{Arbiter, ArbiterHandle};
+use lambda_actors_api::{Endpoint, RuntimeClient};
+use std::rc::Rc;
+
+/// The threads of the runtime: the I/O arbiters run the pollers (and nothing of the user's),
+/// the handler arbiters run the workers. In classic mode both are the main thread.
+pub(crate) struct Arbiters {
+    pub(crate) io: Vec<ArbiterHandle>,
+    pub(crate) handlers: Vec<ArbiterHandle>,
+    /// Pollers and workers share their arbiters (classic mode, `shared` scheduling).
+    pub(crate) colocated: bool,
+    /// I/O arbiter *i* and handler arbiter *i* are pinned to one CPU (`pinning.rs`).
+    pub(crate) pinned: bool,
+    /// The handler arbiters' threads run `SCHED_BATCH` (`thread_policy.rs`).
+    pub(crate) batch: bool,
+    /// The threads this runtime started (not the main thread), stopped at exit.
+    spawned: Vec<Arbiter>,
+}
+
+impl Arbiters {
+    /// Starts the arbiters the configuration asks for; the current (main) thread is the first
+    /// I/O arbiter.
+    pub(crate) fn build(config: &Config) -> Self {
+        let main = Arbiter::current();
+        match (config.mode.is_managed(), config.scheduling) {
+            (true, Scheduling::Isolated) => {
+                let k = config.arbiters();
+                let spawned: Vec<Arbiter> = (0..2 * k - 1).map(|_| Arbiter::new()).collect();
+                let handlers: Vec<ArbiterHandle> = spawned[..k].iter().map(Arbiter::handle).collect();
+                let io: Vec<ArbiterHandle> = std::iter::once(main)
+                    .chain(spawned[k..].iter().map(Arbiter::handle))
+                    .collect();
+                // I/O thread i and handler thread i on CPU i, when the CPUs are the process's own.
+                let pinned = pinning::plan(config.pin_threads, k);
+                if let Some(cores) = &pinned {
+                    for (thread, &core) in io.iter().zip(cores).chain(handlers.iter().zip(cores)) {
+                        thread.spawn_fn(move || pinning::pin_current(core));
+                    }
+                }
+                Self {
+                    io,
+                    handlers,
+                    colocated: false,
+                    pinned: pinned.is_some(),
+                    batch: false,
+                    spawned,
+                }
+            }
+            (true, Scheduling::Shared) => {
+                let spawned: Vec<Arbiter> = (1..config.arbiters()).map(|_| Arbiter::new()).collect();
+                let all: Vec<ArbiterHandle> = std::iter::once(main)
+                    .chain(spawned.iter().map(Arbiter::handle))
+                    .collect();
+                Self {
+                    io: all.clone(),
+                    handlers: all,
+                    colocated: true,
+                    pinned: false,
+                    batch: false,
+                    spawned,
+                }
+            }
+            (false, _) => Self {
+                io: vec![main.clone()],
+                handlers: vec![main],
+                colocated: true,
+                pinned: false,
+                batch: false,
+                spawned: Vec::new(),
+            },
+        }
+    }
+
+    /// Every arbiter once (for the metrics).
+    pub(crate) fn all(&self) -> Vec<ArbiterHandle> {
+        let mut all = self.io.clone();
+        if !self.colocated {
+            all.extend(self.handlers.iter().cloned());
+        }
+        all
+    }
+
+    /// Stops the threads this runtime started.
+    pub(crate) fn stop(&self) {
+        for arbiter in &self.spawned {
+            arbiter.stop();
+        }
+    }
+}
+
+/// Gives the calling arbiter its awc client and metrics window (once per arbiter).
+pub(crate) fn install_local(endpoint: &Endpoint) {
+    ArbiterLocal::install(ArbiterLocal {
+        client: Rc::new(RuntimeClient::new(endpoint)),
+        stats: Default::default(),
+    });
+}
