@@ -83,7 +83,6 @@ pub(crate) enum Reply {
         body: Bytes,
         content_type: &'static str,
     },
-    #[allow(dead_code)]
     Answered,
 }
 

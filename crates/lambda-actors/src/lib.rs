@@ -58,6 +58,11 @@ struct ReliabilityDoc;
 #[doc = include_str!("../../../docs/streaming.md")]
 struct StreamingDoc;
 
+// And the unit-test and TestFunction examples of docs/testing.md.
+#[cfg(all(doctest, feature = "local-server"))]
+#[doc = include_str!("../../../docs/testing.md")]
+struct TestingDoc;
+
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
     pub use crate::{
