@@ -58,6 +58,12 @@ struct ReliabilityDoc;
 #[doc = include_str!("../../../docs/streaming.md")]
 struct StreamingDoc;
 
+// The mistake docs/handler-compile-errors.md quotes rustc on still fails to compile, with the
+// error code quoted.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/handler-compile-errors.md")]
+struct HandlerCompileErrorsDoc;
+
 // And the unit-test and TestFunction examples of docs/testing.md.
 #[cfg(all(doctest, feature = "local-server"))]
 #[doc = include_str!("../../../docs/testing.md")]
