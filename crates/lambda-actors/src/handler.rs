@@ -79,10 +79,7 @@ pub trait RawHandler: 'static {
 /// (background and streaming handlers answer by themselves).
 #[derive(Debug)]
 pub(crate) enum Reply {
-    Buffered {
-        body: Bytes,
-        content_type: &'static str,
-    },
+    Buffered { body: Bytes, content_type: &'static str },
     Answered,
 }
 
