@@ -4,6 +4,10 @@
 //! `Content-Length` or `Transfer-Encoding: chunked` (with chunk arrival times and trailers kept).
 //! It writes complete responses with a `Content-Length`. Nothing here is meant to be a general
 //! HTTP server; it is strict where strictness finds runtime bugs (framing) and lax elsewhere.
+//!
+//! Heads, trailer sections and chunk sizes are parsed by httparse. The loop that reads a body
+//! stays here: no kept crate gives a server a chunked request body's trailers together with
+//! each chunk's arrival time, which the tests of streamed responses check.
 
 use std::io::{self, BufRead, Read, Write};
 use std::time::Instant;
@@ -84,79 +88,113 @@ fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
-/// Reads one CRLF- (or LF-) terminated line without its terminator. `Ok(None)` means a clean EOF
-/// before any byte of the line.
-fn read_line(r: &mut impl BufRead) -> io::Result<Option<String>> {
+/// Reads one CRLF- (or LF-) terminated line, terminator included. An empty `Vec` means a clean
+/// EOF before any byte of the line.
+fn read_raw_line(r: &mut impl BufRead) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let n = r.take(MAX_LINE).read_until(b'\n', &mut buf)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() != Some(&b'\n') {
+    if n > 0 && buf.last() != Some(&b'\n') {
         return Err(if n as u64 >= MAX_LINE {
             bad("line too long")
         } else {
             io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed mid-line")
         });
     }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    String::from_utf8(buf).map(Some).map_err(|_| bad("line is not UTF-8"))
+    Ok(buf)
 }
 
-fn read_fields(r: &mut impl BufRead) -> io::Result<Vec<(String, String)>> {
-    let mut fields = Vec::new();
-    loop {
-        let line = read_line(r)?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed in headers"))?;
+/// Appends the lines of a field section (headers or trailers) to `section`, up to and
+/// including the blank line that ends it.
+fn read_section(r: &mut impl BufRead, section: &mut Vec<u8>) -> io::Result<()> {
+    for _ in 0..=MAX_HEADERS {
+        let line = read_raw_line(r)?;
         if line.is_empty() {
-            return Ok(fields);
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed in headers",
+            ));
         }
-        if fields.len() >= MAX_HEADERS {
-            return Err(bad("too many header lines"));
+        section.extend_from_slice(&line);
+        if line == b"\r\n" || line == b"\n" {
+            return Ok(());
         }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| bad(format!("malformed header line {line:?}")))?;
-        if name.is_empty() || name.trim() != name {
-            return Err(bad(format!("malformed header name in {line:?}")));
-        }
-        fields.push((name.to_string(), value.trim().to_string()));
+    }
+    Err(bad("too many header lines"))
+}
+
+fn owned_fields(fields: &[httparse::Header<'_>]) -> io::Result<Vec<(String, String)>> {
+    fields
+        .iter()
+        .map(|f| {
+            let value = std::str::from_utf8(f.value).map_err(|_| bad("line is not UTF-8"))?;
+            Ok((f.name.to_owned(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Reads a trailer section, parsed by httparse.
+fn read_trailers(r: &mut impl BufRead) -> io::Result<Vec<(String, String)>> {
+    let mut section = Vec::new();
+    read_section(r, &mut section)?;
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::parse_headers(&section, &mut fields) {
+        Ok(httparse::Status::Complete((_, fields))) => owned_fields(fields),
+        Ok(httparse::Status::Partial) => Err(bad("trailer section cut short")),
+        Err(e) => Err(bad(format!(
+            "malformed trailers ({e}): {:?}",
+            String::from_utf8_lossy(&section)
+        ))),
     }
 }
 
-/// Reads a request head. `Ok(None)` means the client closed the connection between requests.
+/// Reads a request head, parsed by httparse. `Ok(None)` means the client closed the
+/// connection between requests.
 pub(crate) fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
-    let line = loop {
-        match read_line(r)? {
-            None => return Ok(None),
+    let mut raw = loop {
+        let line = read_raw_line(r)?;
+        match line.as_slice() {
+            [] => return Ok(None),
             // RFC 9112 §2.2: ignore empty lines before a request line.
-            Some(l) if l.is_empty() => continue,
-            Some(l) => break l,
+            b"\r\n" | b"\n" => continue,
+            _ => break line,
         }
     };
-    let mut parts = line.split(' ');
-    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v), None) if !m.is_empty() && !t.is_empty() => (m, t, v),
-        _ => return Err(bad(format!("malformed request line {line:?}"))),
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Err(bad(format!("unsupported HTTP version in {line:?}")));
+    read_section(r, &mut raw)?;
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut fields);
+    match request.parse(&raw) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(bad("request head cut short")),
+        Err(e) => {
+            let line = String::from_utf8_lossy(raw.split(|&b| b == b'\n').next().unwrap_or_default());
+            return Err(bad(format!("malformed request head ({e}): {line:?}")));
+        }
     }
-    let mut path = target;
+    let mut path = request.path.unwrap_or("/");
     if let Some(rest) = path.strip_prefix("http://").or_else(|| path.strip_prefix("https://")) {
         path = rest.find('/').map_or("/", |i| &rest[i..]);
     }
-    let path = path.split('?').next().unwrap_or_default().to_string();
-    let headers = read_fields(r)?;
     Ok(Some(Head {
-        method: method.to_string(),
-        path,
-        headers,
+        method: request.method.unwrap_or_default().to_owned(),
+        path: path.split('?').next().unwrap_or_default().to_owned(),
+        headers: owned_fields(request.headers)?,
         started: Instant::now(),
     }))
+}
+
+/// The size of the next chunk, from its size line (parsed by httparse).
+fn read_chunk_size(r: &mut impl BufRead) -> io::Result<u64> {
+    let line = read_raw_line(r)?;
+    if line.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed in chunked body",
+        ));
+    }
+    match httparse::parse_chunk_size(&line) {
+        Ok(httparse::Status::Complete((_, size))) => Ok(size),
+        _ => Err(bad(format!("bad chunk size line {:?}", String::from_utf8_lossy(&line)))),
+    }
 }
 
 /// Reads the body that belongs to `head`.
@@ -164,13 +202,9 @@ pub(crate) fn read_body(r: &mut impl BufRead, head: &Head) -> io::Result<Body> {
     let mut body = Body::default();
     if head.is_chunked() {
         loop {
-            let line = read_line(r)?
-                .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed in chunked body"))?;
-            let size_text = line.split(';').next().unwrap_or_default().trim();
-            let size =
-                usize::from_str_radix(size_text, 16).map_err(|_| bad(format!("bad chunk size line {line:?}")))?;
+            let size = usize::try_from(read_chunk_size(r)?).map_err(|_| bad("chunk too large"))?;
             if size == 0 {
-                body.trailers = read_fields(r)?;
+                body.trailers = read_trailers(r)?;
                 return Ok(body);
             }
             if body.bytes.len() + size > MAX_BODY {
@@ -215,12 +249,9 @@ pub(crate) fn read_body_discarding(r: &mut impl BufRead, head: &Head) -> io::Res
     }
     let mut body = Body::default();
     loop {
-        let line = read_line(r)?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed in chunked body"))?;
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let size = u64::from_str_radix(size_text, 16).map_err(|_| bad(format!("bad chunk size line {line:?}")))?;
+        let size = read_chunk_size(r)?;
         if size == 0 {
-            body.trailers = read_fields(r)?;
+            body.trailers = read_trailers(r)?;
             return Ok(body);
         }
         let copied = io::copy(&mut r.take(size), &mut io::sink())?;

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The AWS Lambda Runtime API wire protocol, as `lambda-actors` speaks it.
 //!
 //! No actors live here: endpoint parsing ([`Endpoint`]), the invocation headers

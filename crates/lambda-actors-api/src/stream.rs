@@ -14,6 +14,12 @@
 //! While a chunk is being written the connection is also watched for an early reply: a server
 //! that rejects the upload mid-way (and may stop reading) ends the stream with an [`ApiError`]
 //! carrying its status, instead of a write that waits for ever.
+//!
+//! Only the writing is hand-written, because no kept crate writes a request body with trailers:
+//! awc cannot, and actix-http's `ClientCodec` encodes a chunked body but no trailer section.
+//! The reply is parsed by httparse (head and chunk sizes); the loop around it stays here because
+//! the read half of this connection is also the one watched for an early reply during writes,
+//! which a codec that owns the whole connection would not allow.
 
 use crate::{headers, ApiError, Endpoint, ErrorBody};
 use base64::Engine as _;
@@ -43,6 +49,8 @@ const SMALL_CHUNK: usize = 8 * 1024;
 const MAX_REPLY_HEAD: usize = 16 * 1024;
 /// The most bytes of reply body that are kept; the rest is not read (the connection closes).
 const MAX_REPLY_BODY: usize = 64 * 1024;
+/// Header fields read from a reply; the Runtime API sends a handful.
+const MAX_REPLY_FIELDS: usize = 64;
 /// On a failed write, how long to look for a reply that explains it.
 const EXPLAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -447,9 +455,9 @@ async fn fill(reader: &mut OwnedReadHalf, buf: &mut Vec<u8>, deadline: Instant) 
 /// [`MAX_REPLY_BODY`] bytes of body. `buf` holds reply bytes already read.
 async fn read_reply(reader: &mut OwnedReadHalf, mut buf: Vec<u8>, deadline: Instant) -> Result<Reply, ApiError> {
     loop {
-        let head_end = loop {
-            if let Some(i) = find(&buf, b"\r\n\r\n") {
-                break i + 4;
+        let (head_len, head) = loop {
+            if let Some(parsed) = parse_head(&buf)? {
+                break parsed;
             }
             if buf.len() > MAX_REPLY_HEAD {
                 return Err(ApiError::transport("the reply head is too large"));
@@ -462,8 +470,7 @@ async fn read_reply(reader: &mut OwnedReadHalf, mut buf: Vec<u8>, deadline: Inst
                 }));
             }
         };
-        let head = parse_head(&buf[..head_end])?;
-        buf.drain(..head_end);
+        buf.drain(..head_len);
         if (100..200).contains(&head.code) && head.code != 101 {
             continue;
         }
@@ -479,46 +486,46 @@ async fn read_reply(reader: &mut OwnedReadHalf, mut buf: Vec<u8>, deadline: Inst
     }
 }
 
+#[derive(Debug)]
 struct Head {
     code: u16,
     content_length: Option<u64>,
     chunked: bool,
 }
 
-fn parse_head(raw: &[u8]) -> Result<Head, ApiError> {
-    let text = String::from_utf8_lossy(raw);
-    let mut lines = text.split("\r\n");
-    let status = lines.next().unwrap_or_default();
-    let mut parts = status.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    let code = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") || code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::transport(format_args!(
-            "the reply is not HTTP/1.x: {:?}",
-            &status[..status.len().min(80)]
-        )));
-    }
-    let code: u16 = code.parse().map_err(|_| ApiError::transport("bad status code"))?;
+/// The reply's head, parsed by httparse once `raw` holds all of it: its length in bytes and
+/// what matters in it. `None` while it is incomplete.
+fn parse_head(raw: &[u8]) -> Result<Option<(usize, Head)>, ApiError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_REPLY_FIELDS];
+    let mut reply = httparse::Response::new(&mut fields);
+    let len = match reply.parse(raw) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            let status = raw.split(|&b| b == b'\r').next().unwrap_or_default();
+            let status = String::from_utf8_lossy(&status[..status.len().min(80)]);
+            return Err(ApiError::transport(format_args!(
+                "the reply is not HTTP/1.x ({e}): {status:?}"
+            )));
+        }
+    };
     let mut head = Head {
-        code,
+        code: reply.code.unwrap_or_default(),
         content_length: None,
         chunked: false,
     };
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("content-length") {
-            head.content_length = value.parse().ok();
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+    for field in reply.headers.iter() {
+        let value = String::from_utf8_lossy(field.value);
+        if field.name.eq_ignore_ascii_case("content-length") {
+            head.content_length = value.trim().parse().ok();
+        } else if field.name.eq_ignore_ascii_case("transfer-encoding") {
             head.chunked = value
                 .rsplit(',')
                 .next()
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
         }
     }
-    Ok(head)
+    Ok(Some((len, head)))
 }
 
 /// Reads the reply body into `out`, at most [`MAX_REPLY_BODY`] bytes of it.
@@ -531,20 +538,19 @@ async fn read_body(
 ) -> Result<(), ApiError> {
     if head.chunked {
         loop {
-            let line_end = loop {
-                if let Some(i) = find(&buf, b"\r\n") {
-                    break i;
-                }
-                if buf.len() > 1024 || fill(reader, &mut buf, deadline).await? == 0 {
-                    return Ok(());
+            let (size_len, size) = loop {
+                match httparse::parse_chunk_size(&buf) {
+                    Ok(httparse::Status::Complete(found)) => break found,
+                    Ok(httparse::Status::Partial) if buf.len() <= 1024 => {
+                        if fill(reader, &mut buf, deadline).await? == 0 {
+                            return Ok(());
+                        }
+                    }
+                    _ => return Ok(()),
                 }
             };
-            let line = std::str::from_utf8(&buf[..line_end]).unwrap_or("");
-            let size = line.split(';').next().unwrap_or("").trim();
-            let Ok(size) = usize::from_str_radix(size, 16) else {
-                return Ok(());
-            };
-            buf.drain(..line_end + 2);
+            buf.drain(..size_len);
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
             if size == 0 {
                 return Ok(());
             }
@@ -580,10 +586,6 @@ async fn read_body(
     buf.truncate(want);
     out.extend_from_slice(&buf);
     Ok(())
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The JSON prelude of an HTTP-integration stream (Function URLs, API Gateway streaming):
@@ -782,7 +784,7 @@ mod tests {
             let mut buf = vec![0u8; 256 * 1024];
             let mut raw = Vec::new();
             let head_end = loop {
-                if let Some(i) = find(&raw, b"\r\n\r\n") {
+                if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
                     break i + 4;
                 }
                 let n = sock.read(&mut buf).unwrap();
@@ -856,6 +858,17 @@ mod tests {
         actix_rt::time::timeout(GUARD, fut)
             .await
             .expect("the stream writer hung")
+    }
+
+    #[test]
+    fn reply_heads_are_parsed_once_complete_and_garbage_is_named() {
+        assert!(parse_head(b"HTTP/1.1 202 Accepted\r\nContent-Le").unwrap().is_none());
+        let raw = b"HTTP/1.1 413 Too Large\r\nContent-Length: 12\r\nTransfer-Encoding: gzip, chunked\r\n\r\nbody";
+        let (len, head) = parse_head(raw).unwrap().unwrap();
+        assert_eq!(len, raw.len() - 4, "the head ends before the body");
+        assert_eq!((head.code, head.content_length, head.chunked), (413, Some(12), true));
+        let err = parse_head(b"SSH-2.0-OpenSSH_9.6\r\n\r\n").unwrap_err().to_string();
+        assert!(err.contains("not HTTP/1.x") && err.contains("SSH-2.0"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::telemetry::{self, Telemetry};
 use actix::prelude::*;
+use lambda_actors::config::ExtensionSettings;
 use lambda_actors::{Error, IntoError};
 use lambda_actors_api::{
     Endpoint, ErrorBody, ExtensionEvent, InvokeEvent, RuntimeClient, ShutdownEvent, TelemetryRecord,
@@ -97,11 +98,6 @@ pub fn run_named<X: Extension>(name: &str, extension: X) -> Result<(), ExitError
 }
 
 /// Whether this environment is a Managed Instances one (protocol.md §7).
-pub(crate) fn managed_instances(lookup: impl Fn(&str) -> Option<String>) -> bool {
-    lookup("AWS_LAMBDA_MAX_CONCURRENCY").is_some()
-        || lookup("AWS_LAMBDA_INITIALIZATION_TYPE").is_some_and(|v| v == "lambda-managed-instances")
-}
-
 /// The event names to register, by the mode's rules.
 fn registered_events(wanted: Events, managed: bool) -> Vec<&'static str> {
     let mut events = Vec::new();
@@ -115,11 +111,13 @@ fn registered_events(wanted: Events, managed: bool) -> Vec<&'static str> {
 }
 
 async fn serve<X: Extension>(name: String, extension: X) -> Result<(), ExitError> {
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
-        .map_err(|_| ExitError("AWS_LAMBDA_RUNTIME_API is not set: not running as a Lambda extension".into()))?;
+    let settings = ExtensionSettings::from_env();
+    let api = settings
+        .runtime_api
+        .ok_or_else(|| ExitError("AWS_LAMBDA_RUNTIME_API is not set: not running as a Lambda extension".into()))?;
     let endpoint = Endpoint::parse(&api).map_err(|e| ExitError(e.to_string()))?;
     let client = RuntimeClient::new(&endpoint);
-    let managed = managed_instances(|k| std::env::var(k).ok());
+    let managed = settings.managed_instances;
     let events = registered_events(extension.events(), managed);
     let id = client
         .register_extension(&name, &events)
@@ -245,17 +243,5 @@ mod tests {
         assert_eq!(registered_events(invoke_only, false), ["INVOKE"]);
         // An external extension on Managed Instances must take SHUTDOWN: it is all there is.
         assert_eq!(registered_events(invoke_only, true), ["SHUTDOWN"]);
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-        };
-        assert!(managed_instances(env(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")])));
-        assert!(managed_instances(env(&[(
-            "AWS_LAMBDA_INITIALIZATION_TYPE",
-            "lambda-managed-instances"
-        )])));
-        assert!(!managed_instances(env(&[(
-            "AWS_LAMBDA_INITIALIZATION_TYPE",
-            "on-demand"
-        )])));
     }
 }

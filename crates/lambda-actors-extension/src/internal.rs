@@ -3,9 +3,10 @@
 //! internal extension `INVOKE` only, and sends none on Managed Instances: there it is not
 //! registered (one INFO line says so).
 
-use crate::actor::{managed_instances, ExtensionActor, Work};
+use crate::actor::{ExtensionActor, Work};
 use crate::Extension;
 use actix::prelude::*;
+use lambda_actors::config::ExtensionSettings;
 use lambda_actors::Error;
 use lambda_actors_api::{Endpoint, ExtensionEvent, RuntimeClient};
 use std::time::Duration;
@@ -39,12 +40,13 @@ use std::time::Duration;
 /// }
 /// ```
 pub async fn register_internal<X: Extension>(name: &str, extension: X) -> Result<(), Error> {
-    if managed_instances(|k| std::env::var(k).ok()) {
+    let settings = ExtensionSettings::from_env();
+    if settings.managed_instances {
         eprintln!("{name}: Managed Instances send internal extensions no events; not registered");
         return Ok(());
     }
     let api = lambda_actors::runtime_api()
-        .or_else(|| std::env::var("AWS_LAMBDA_RUNTIME_API").ok())
+        .or(settings.runtime_api)
         .ok_or_else(|| Error::new("Extension.NoRuntimeApi", "register_internal runs inside Runtime::init"))?;
     let endpoint = Endpoint::parse(&api).map_err(|e| Error::new("Extension.ConfigError", e.to_string()))?;
     let client = RuntimeClient::new(&endpoint);

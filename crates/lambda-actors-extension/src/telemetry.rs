@@ -5,6 +5,7 @@
 
 use crate::actor::Work;
 use actix::Recipient;
+use lambda_actors::config::ExtensionSettings;
 use lambda_actors_api::{Buffering, Destination, RuntimeClient, TelemetryRecord, TelemetrySubscription};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ impl Telemetry {
 /// execution environment (the Telemetry API's documented destination), else `127.0.0.1`;
 /// `LAMBDA_ACTORS_TELEMETRY_HOST` overrides both.
 async fn listener_host() -> String {
-    if let Ok(host) = std::env::var("LAMBDA_ACTORS_TELEMETRY_HOST") {
+    if let Some(host) = ExtensionSettings::from_env().telemetry_host {
         return host;
     }
     let resolves = tokio::net::lookup_host(("sandbox.localdomain", 0))

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The embedded local server of `lambda-actors`: run a Lambda function on your machine and
 //! invoke it with `curl`, with no AWS account, no Docker and no emulator to download.
 //!
@@ -150,8 +151,11 @@
 //! for 60 s is dropped, as is a keep-alive connection idle for 10 minutes; a caller that stops
 //! reading for 60 s is disconnected. Open connections: two per slot plus 256.
 //!
-//! Not emulated: the Extensions and Telemetry APIs, Cognito identity, versions and aliases
-//! (any function name or qualifier in the Invoke API paths reaches this one function).
+//! Emulated as far as running an extension locally needs: the Extensions API (`register`,
+//! `event/next` with `INVOKE` and `SHUTDOWN` events) and the Telemetry API (`PUT
+//! /2022-07-01/telemetry`: `platform.start`, `platform.report` and `function` records posted
+//! to the subscriber's listener). Not emulated: Cognito identity, versions and aliases (any
+//! function name or qualifier in the Invoke API paths reaches this one function).
 
 mod config;
 mod dispatch;

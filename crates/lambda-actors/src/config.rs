@@ -10,6 +10,7 @@ pub const MAX_CONCURRENCY: usize = 10_000;
 
 /// How the runtime runs, decided by `AWS_LAMBDA_MAX_CONCURRENCY`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// Classic Lambda: one invocation at a time, one poller.
     Classic,
@@ -37,6 +38,7 @@ impl Mode {
 
 /// Log line format (`AWS_LAMBDA_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -46,6 +48,7 @@ pub enum LogFormat {
 
 /// Format of the periodic metrics summary (`LAMBDA_ACTORS_METRICS_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MetricsFormat {
     /// A log line (JSON in JSON mode).
     Log,
@@ -55,6 +58,7 @@ pub enum MetricsFormat {
 
 /// Where user code runs in Managed Instances mode (`LAMBDA_ACTORS_SCHEDULING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scheduling {
     /// The pollers' Runtime-API I/O on I/O threads that run no user code; handlers on
     /// their own threads, each event routed to a free handler on a thread that is not busy.
@@ -69,6 +73,7 @@ pub enum Scheduling {
 /// Whether the threads of the isolated layout are pinned to CPUs (`LAMBDA_ACTORS_PIN_THREADS`,
 /// default [`Never`](ThreadPinning::Never)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ThreadPinning {
     /// Pin when the process may run on exactly as many CPUs as it has handler threads (a
     /// Lambda microVM, a container with a cpuset): the CPUs are then the process's own.
@@ -84,6 +89,7 @@ pub enum ThreadPinning {
 /// The Linux scheduling policy of the isolated layout's handler threads
 /// (`LAMBDA_ACTORS_HANDLER_THREAD_POLICY`, default [`Batch`](HandlerThreadPolicy::Batch)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandlerThreadPolicy {
     /// `SCHED_BATCH`: the same share of the CPU as any thread, but a handler thread that wakes
     /// does not preempt the thread running on its CPU; it runs when that one blocks or its
@@ -96,6 +102,7 @@ pub enum HandlerThreadPolicy {
 
 /// Identity of the function, as Lambda sets it in the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FunctionInfo {
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub name: Option<String>,
@@ -111,6 +118,7 @@ pub struct FunctionInfo {
 
 /// Settings of the embedded local server, used when `AWS_LAMBDA_RUNTIME_API` is unset.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LocalSettings {
     /// `LOCAL_LAMBDA_HOST`, default `127.0.0.1`.
     pub host: String,
@@ -128,6 +136,7 @@ pub struct LocalSettings {
 
 /// Everything the runtime reads from the environment, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// `AWS_LAMBDA_RUNTIME_API`; `None` when unset (not on Lambda: the local server is used).
     pub runtime_api: Option<Endpoint>,
@@ -240,23 +249,16 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads and validates the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| match std::env::var(name) {
-            Ok(v) => Some(v),
-            Err(std::env::VarError::NotPresent) => None,
-            Err(std::env::VarError::NotUnicode(v)) => Some(v.to_string_lossy().into_owned()),
-        })
+        Self::from_lookup(env_lookup)
     }
 
     /// Reads and validates variables through `lookup` (for tests and embedding).
+    /// `Config::from_lookup(|_| None)` is the configuration of an empty environment: a base
+    /// whose fields can then be changed one by one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let runtime_api = match lookup("AWS_LAMBDA_RUNTIME_API") {
-            None => None,
-            Some(v) => Some(Endpoint::parse(&v).map_err(|e| {
-                let mut err = ConfigError::new("AWS_LAMBDA_RUNTIME_API", &v, "");
-                err.expected = e.to_string();
-                err
-            })?),
-        };
+        let runtime_api = var(&lookup, "AWS_LAMBDA_RUNTIME_API", None, |v| {
+            Endpoint::parse(v).map(Some).map_err(|e| e.to_string())
+        })?;
         Self::read(&lookup, runtime_api.clone()).map_err(|mut e| {
             e.endpoint = runtime_api.map(Box::new);
             e
@@ -265,224 +267,15 @@ impl Config {
 
     // `dyn`: one call per variable instead of the lookup (for the environment: `env::var` and
     // its conversions) inlined at each of some thirty sites; read once, at start-up.
-    fn read(lookup: &dyn Fn(&str) -> Option<String>, runtime_api: Option<Endpoint>) -> Result<Self, ConfigError> {
+    fn read(lookup: Lookup<'_>, runtime_api: Option<Endpoint>) -> Result<Self, ConfigError> {
         let mut warnings = Vec::new();
-        // Read only where it is used: in classic mode it would be a dozen system calls
-        // (cgroup files) on the start-up path for a number nothing needs.
-        let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
-
-        let concurrency_var = if runtime_api.is_none() && lookup("AWS_LAMBDA_MAX_CONCURRENCY").is_none() {
-            "LOCAL_LAMBDA_MAX_CONCURRENCY"
-        } else {
-            "AWS_LAMBDA_MAX_CONCURRENCY"
-        };
-        let mode = match lookup(concurrency_var) {
-            Some(v) => Mode::Managed {
-                concurrency: count(concurrency_var, &v, MAX_CONCURRENCY)?,
-            },
-            None if lookup("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("lambda-managed-instances") => {
-                let concurrency = (8 * cpus()).min(MAX_CONCURRENCY);
-                warnings.push(format!(
-                    "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances without AWS_LAMBDA_MAX_CONCURRENCY: \
-                     using {concurrency} slots (8 per CPU, the documented default)"
-                ));
-                Mode::Managed { concurrency }
-            }
-            None => Mode::Classic,
-        };
-        if !cfg!(feature = "managed-instances") && mode.concurrency() > 1 {
-            return Err(ConfigError::new(
-                "AWS_LAMBDA_MAX_CONCURRENCY",
-                &mode.concurrency().to_string(),
-                "this binary was built without the `managed-instances` feature of lambda-actors, \
-                 so it runs one invocation at a time; rebuild with the feature to serve Managed Instances",
-            ));
-        }
-        let n = mode.concurrency();
-
-        let worker_threads = match lookup("LAMBDA_ACTORS_WORKER_THREADS") {
-            Some(v) => count("LAMBDA_ACTORS_WORKER_THREADS", &v, 4096)?,
-            None if mode.is_managed() => cpus(),
-            None => 1,
-        };
-        let handler_pool_size = match lookup("LAMBDA_ACTORS_HANDLER_POOL_SIZE") {
-            Some(v) => {
-                let size = count("LAMBDA_ACTORS_HANDLER_POOL_SIZE", &v, MAX_CONCURRENCY)?;
-                if size > n {
-                    warnings.push(format!(
-                        "LAMBDA_ACTORS_HANDLER_POOL_SIZE={size} is more than the {n} slots; using {n}"
-                    ));
-                }
-                size.min(n)
-            }
-            None => n,
-        };
-        let mailbox_capacity = match lookup("LAMBDA_ACTORS_MAILBOX_CAPACITY") {
-            Some(v) => count("LAMBDA_ACTORS_MAILBOX_CAPACITY", &v, 1 << 20)?,
-            None => 16,
-        };
-        let deadline_reclaim = match lookup("LAMBDA_ACTORS_DEADLINE_RECLAIM") {
-            Some(v) => switch("LAMBDA_ACTORS_DEADLINE_RECLAIM", &v)?,
-            None => mode.is_managed(),
-        };
-        let deadline_grace = millis(
-            "LAMBDA_ACTORS_DEADLINE_GRACE_MS",
-            lookup("LAMBDA_ACTORS_DEADLINE_GRACE_MS"),
-            100,
-        )?;
-        let stall_warn = millis(
-            "LAMBDA_ACTORS_STALL_WARN_MS",
-            lookup("LAMBDA_ACTORS_STALL_WARN_MS"),
-            100,
-        )?;
-        let stall_warn = (!stall_warn.is_zero()).then_some(stall_warn);
-        let shutdown_grace = millis(
-            "LAMBDA_ACTORS_SHUTDOWN_GRACE_MS",
-            lookup("LAMBDA_ACTORS_SHUTDOWN_GRACE_MS"),
-            200,
-        )?;
-        let graceful_shutdown = match lookup("LAMBDA_ACTORS_GRACEFUL_SHUTDOWN") {
-            Some(v) => switch("LAMBDA_ACTORS_GRACEFUL_SHUTDOWN", &v)?,
-            None => true,
-        };
-        let metrics_interval = match lookup("LAMBDA_ACTORS_METRICS_INTERVAL_SECS") {
-            Some(v) => match whole("LAMBDA_ACTORS_METRICS_INTERVAL_SECS", &v, 86_400)? {
-                0 => None,
-                s => Some(Duration::from_secs(s)),
-            },
-            None => Some(Duration::from_secs(60)),
-        };
-        let metrics_format = match lookup("LAMBDA_ACTORS_METRICS_FORMAT") {
-            None => MetricsFormat::Log,
-            Some(v) if v.eq_ignore_ascii_case("log") => MetricsFormat::Log,
-            Some(v) if v.eq_ignore_ascii_case("emf") => MetricsFormat::Emf,
-            Some(v) => {
-                return Err(ConfigError::new(
-                    "LAMBDA_ACTORS_METRICS_FORMAT",
-                    &v,
-                    "expected `log` or `emf`",
-                ))
-            }
-        };
-
-        let pin_threads = match lookup("LAMBDA_ACTORS_PIN_THREADS") {
-            None => ThreadPinning::Never,
-            Some(v) if v.eq_ignore_ascii_case("auto") => ThreadPinning::Auto,
-            Some(v) => match switch("LAMBDA_ACTORS_PIN_THREADS", &v) {
-                Ok(true) => ThreadPinning::Always,
-                Ok(false) => ThreadPinning::Never,
-                Err(_) => {
-                    return Err(ConfigError::new(
-                        "LAMBDA_ACTORS_PIN_THREADS",
-                        &v,
-                        "expected `auto` or one of 1, 0, true, false, on, off",
-                    ))
-                }
-            },
-        };
-        let handler_thread_policy = match lookup("LAMBDA_ACTORS_HANDLER_THREAD_POLICY") {
-            None => HandlerThreadPolicy::Batch,
-            Some(v) if v.eq_ignore_ascii_case("batch") => HandlerThreadPolicy::Batch,
-            Some(v) if v.eq_ignore_ascii_case("normal") => HandlerThreadPolicy::Normal,
-            Some(v) => {
-                return Err(ConfigError::new(
-                    "LAMBDA_ACTORS_HANDLER_THREAD_POLICY",
-                    &v,
-                    "expected `batch` or `normal`",
-                ))
-            }
-        };
-        let scheduling = match lookup("LAMBDA_ACTORS_SCHEDULING") {
-            None => Scheduling::Isolated,
-            Some(v) if v.eq_ignore_ascii_case("isolated") => Scheduling::Isolated,
-            Some(v) if v.eq_ignore_ascii_case("shared") => Scheduling::Shared,
-            Some(v) => {
-                return Err(ConfigError::new(
-                    "LAMBDA_ACTORS_SCHEDULING",
-                    &v,
-                    "expected `isolated` or `shared`",
-                ))
-            }
-        };
-
-        let default_format = if mode.is_managed() {
-            LogFormat::Json
-        } else {
-            LogFormat::Text
-        };
-        let log_format = match lookup("AWS_LAMBDA_LOG_FORMAT") {
-            None => default_format,
-            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
-            Some(v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
-            Some(v) => {
-                warnings.push(format!(
-                    "AWS_LAMBDA_LOG_FORMAT={v:?} is neither Text nor JSON; using {}",
-                    if default_format == LogFormat::Json {
-                        "JSON"
-                    } else {
-                        "Text"
-                    }
-                ));
-                default_format
-            }
-        };
-        let log_filter = match (lookup("RUST_LOG"), lookup("AWS_LAMBDA_LOG_LEVEL")) {
-            (Some(v), _) if !v.trim().is_empty() => v,
-            (_, Some(v)) => match v.to_ascii_lowercase().as_str() {
-                l @ ("trace" | "debug" | "info" | "warn" | "error") => l.to_owned(),
-                "fatal" => "error".to_owned(),
-                _ => {
-                    warnings.push(format!(
-                        "AWS_LAMBDA_LOG_LEVEL={v:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL; using INFO"
-                    ));
-                    "info".to_owned()
-                }
-            },
-            _ => "info".to_owned(),
-        };
-
-        let function = FunctionInfo {
-            name: lookup("AWS_LAMBDA_FUNCTION_NAME"),
-            version: lookup("AWS_LAMBDA_FUNCTION_VERSION"),
-            memory_size_mb: match lookup("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
-                Some(v) => Some(whole("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &v, 1 << 20)? as u32),
-                None => None,
-            },
-            log_group_name: lookup("AWS_LAMBDA_LOG_GROUP_NAME"),
-            log_stream_name: lookup("AWS_LAMBDA_LOG_STREAM_NAME"),
-        };
-
-        let local = LocalSettings {
-            host: lookup("LOCAL_LAMBDA_HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
-            port: match lookup("LOCAL_LAMBDA_PORT") {
-                Some(v) => whole("LOCAL_LAMBDA_PORT", &v, 65_535)? as u16,
-                None => 7000,
-            },
-            invocation_endpoint: match lookup("LOCAL_LAMBDA_INVOCATION_ENDPOINT") {
-                Some(v) if v.starts_with('/') && !v.contains(char::is_whitespace) => v,
-                Some(v) => {
-                    return Err(ConfigError::new(
-                        "LOCAL_LAMBDA_INVOCATION_ENDPOINT",
-                        &v,
-                        "expected a path starting with '/', such as /invoke",
-                    ))
-                }
-                None => "/invoke".to_owned(),
-            },
-            reject_when_busy: match lookup("LOCAL_LAMBDA_REJECT_WHEN_BUSY") {
-                Some(v) => switch("LOCAL_LAMBDA_REJECT_WHEN_BUSY", &v)?,
-                None => false,
-            },
-            queue_limit: match lookup("LOCAL_LAMBDA_QUEUE_LIMIT") {
-                Some(v) => whole("LOCAL_LAMBDA_QUEUE_LIMIT", &v, 1 << 20)? as usize,
-                None => 64,
-            },
-            timeout: Duration::from_secs(match lookup("LOCAL_LAMBDA_TIMEOUT_SECS") {
-                Some(v) => count("LOCAL_LAMBDA_TIMEOUT_SECS", &v, 86_400)? as u64,
-                None => 900,
-            }),
-        };
-
+        let mode = read_mode(lookup, runtime_api.is_some(), &mut warnings)?;
+        let (worker_threads, handler_pool_size, mailbox_capacity) = read_pool(lookup, mode, &mut warnings)?;
+        let (scheduling, pin_threads, handler_thread_policy, stall_warn) = read_scheduling(lookup)?;
+        let (deadline_reclaim, deadline_grace) = read_deadlines(lookup, mode)?;
+        let (shutdown_grace, graceful_shutdown) = read_shutdown(lookup)?;
+        let (metrics_interval, metrics_format) = read_metrics(lookup)?;
+        let (log_format, log_filter) = read_logging(lookup, mode, &mut warnings)?;
         Ok(Self {
             runtime_api,
             mode,
@@ -502,8 +295,8 @@ impl Config {
             log_format,
             log_filter,
             warnings,
-            function,
-            local,
+            function: FunctionInfo::read(lookup)?,
+            local: LocalSettings::read(lookup)?,
         })
     }
 
@@ -517,46 +310,333 @@ impl Config {
     }
 }
 
-/// A whole number of digits only (no sign, no spaces) from 0 to `max`.
-fn whole(variable: &'static str, value: &str, max: u64) -> Result<u64, ConfigError> {
-    let expected = || format!("expected a whole number from 0 to {max}");
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ConfigError::new(variable, value, expected()));
+/// What an extension process (the `lambda-actors-extension` crate) reads from the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExtensionSettings {
+    /// `AWS_LAMBDA_RUNTIME_API`, as set: the extension parses it where it reports its own errors.
+    pub runtime_api: Option<String>,
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` set (any value), or
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`: Lambda then sends extensions
+    /// `SHUTDOWN` only.
+    pub managed_instances: bool,
+    /// `LAMBDA_ACTORS_TELEMETRY_HOST`: the host the Telemetry API listener binds and Lambda
+    /// posts to; unset, `sandbox.localdomain` where it resolves, else `127.0.0.1`.
+    pub telemetry_host: Option<String>,
+}
+
+impl ExtensionSettings {
+    /// Reads the environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(env_lookup)
     }
-    match value.parse::<u64>() {
-        Ok(n) if n <= max => Ok(n),
-        _ => Err(ConfigError::new(variable, value, expected())),
+
+    /// Reads variables through `lookup` (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let lookup: Lookup<'_> = &lookup;
+        let managed_type = var(lookup, "AWS_LAMBDA_INITIALIZATION_TYPE", false, |v| {
+            Ok(v == "lambda-managed-instances")
+        });
+        Self {
+            runtime_api: text(lookup, "AWS_LAMBDA_RUNTIME_API"),
+            managed_instances: text(lookup, "AWS_LAMBDA_MAX_CONCURRENCY").is_some() || matches!(managed_type, Ok(true)),
+            telemetry_host: text(lookup, "LAMBDA_ACTORS_TELEMETRY_HOST"),
+        }
+    }
+}
+
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn env_lookup(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) => Some(v),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(v)) => Some(v.to_string_lossy().into_owned()),
+    }
+}
+
+/// Reads one variable: `default` when it is unset, else what `parse` makes of its value. A
+/// value `parse` refuses (its error says what was expected) is an error naming the variable
+/// and the value.
+fn var<T>(
+    lookup: Lookup<'_>,
+    name: &'static str,
+    default: T,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(value) => parse(&value).map_err(|expected| ConfigError::new(name, &value, expected)),
+    }
+}
+
+/// A variable any text is a good value for.
+fn text(lookup: Lookup<'_>, name: &'static str) -> Option<String> {
+    // The parser accepts everything, so `var` cannot fail here.
+    var(lookup, name, None, |v| Ok(Some(v.to_owned()))).unwrap_or_default()
+}
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY` (off Lambda, `LOCAL_LAMBDA_MAX_CONCURRENCY`) and
+/// `AWS_LAMBDA_INITIALIZATION_TYPE`.
+fn read_mode(lookup: Lookup<'_>, on_lambda: bool, warnings: &mut Vec<String>) -> Result<Mode, ConfigError> {
+    let slots = |name| var(lookup, name, None, |v| count(MAX_CONCURRENCY)(v).map(Some));
+    let mut concurrency = slots("AWS_LAMBDA_MAX_CONCURRENCY")?;
+    if concurrency.is_none() && !on_lambda {
+        concurrency = slots("LOCAL_LAMBDA_MAX_CONCURRENCY")?;
+    }
+    let managed_type = var(lookup, "AWS_LAMBDA_INITIALIZATION_TYPE", false, |v| {
+        Ok(v == "lambda-managed-instances")
+    })?;
+    let mode = match concurrency {
+        Some(concurrency) => Mode::Managed { concurrency },
+        None if managed_type => {
+            let concurrency = (8 * cpus()).min(MAX_CONCURRENCY);
+            warnings.push(format!(
+                "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances without AWS_LAMBDA_MAX_CONCURRENCY: \
+                 using {concurrency} slots (8 per CPU, the documented default)"
+            ));
+            Mode::Managed { concurrency }
+        }
+        None => Mode::Classic,
+    };
+    if !cfg!(feature = "managed-instances") && mode.concurrency() > 1 {
+        return Err(ConfigError::new(
+            "AWS_LAMBDA_MAX_CONCURRENCY",
+            &mode.concurrency().to_string(),
+            "this binary was built without the `managed-instances` feature of lambda-actors, \
+             so it runs one invocation at a time; rebuild with the feature to serve Managed Instances",
+        ));
+    }
+    Ok(mode)
+}
+
+// Read only where it is used: in classic mode it would be a dozen system calls (cgroup files)
+// on the start-up path for a number nothing needs.
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Worker threads, handler pool size and mailbox capacity.
+fn read_pool(lookup: Lookup<'_>, mode: Mode, warnings: &mut Vec<String>) -> Result<(usize, usize, usize), ConfigError> {
+    let n = mode.concurrency();
+    let worker_threads = match var(lookup, "LAMBDA_ACTORS_WORKER_THREADS", None, |v| {
+        count(4096)(v).map(Some)
+    })? {
+        Some(threads) => threads,
+        None if mode.is_managed() => cpus(),
+        None => 1,
+    };
+    let pool_size = var(lookup, "LAMBDA_ACTORS_HANDLER_POOL_SIZE", n, count(MAX_CONCURRENCY))?;
+    if pool_size > n {
+        warnings.push(format!(
+            "LAMBDA_ACTORS_HANDLER_POOL_SIZE={pool_size} is more than the {n} slots; using {n}"
+        ));
+    }
+    let mailbox_capacity = var(lookup, "LAMBDA_ACTORS_MAILBOX_CAPACITY", 16, count(1 << 20))?;
+    Ok((worker_threads, pool_size.min(n), mailbox_capacity))
+}
+
+/// Where handlers run in Managed Instances mode, and when a busy one is a stall.
+fn read_scheduling(
+    lookup: Lookup<'_>,
+) -> Result<(Scheduling, ThreadPinning, HandlerThreadPolicy, Option<Duration>), ConfigError> {
+    const SCHEDULING: &[(&str, Scheduling)] = &[("isolated", Scheduling::Isolated), ("shared", Scheduling::Shared)];
+    const POLICIES: &[(&str, HandlerThreadPolicy)] = &[
+        ("batch", HandlerThreadPolicy::Batch),
+        ("normal", HandlerThreadPolicy::Normal),
+    ];
+    let scheduling = var(
+        lookup,
+        "LAMBDA_ACTORS_SCHEDULING",
+        Scheduling::Isolated,
+        one_of(SCHEDULING),
+    )?;
+    let pin_threads = var(lookup, "LAMBDA_ACTORS_PIN_THREADS", ThreadPinning::Never, |v| {
+        if v.eq_ignore_ascii_case("auto") {
+            return Ok(ThreadPinning::Auto);
+        }
+        match switch(v) {
+            Ok(true) => Ok(ThreadPinning::Always),
+            Ok(false) => Ok(ThreadPinning::Never),
+            Err(_) => Err("expected `auto` or one of 1, 0, true, false, on, off".to_owned()),
+        }
+    })?;
+    let policy = var(
+        lookup,
+        "LAMBDA_ACTORS_HANDLER_THREAD_POLICY",
+        HandlerThreadPolicy::Batch,
+        one_of(POLICIES),
+    )?;
+    let stall_warn = var(
+        lookup,
+        "LAMBDA_ACTORS_STALL_WARN_MS",
+        Duration::from_millis(100),
+        millis,
+    )?;
+    Ok((
+        scheduling,
+        pin_threads,
+        policy,
+        (!stall_warn.is_zero()).then_some(stall_warn),
+    ))
+}
+
+/// Whether, and how long after its deadline, a handler still running is dropped.
+fn read_deadlines(lookup: Lookup<'_>, mode: Mode) -> Result<(bool, Duration), ConfigError> {
+    let reclaim = var(lookup, "LAMBDA_ACTORS_DEADLINE_RECLAIM", mode.is_managed(), switch)?;
+    let grace = var(
+        lookup,
+        "LAMBDA_ACTORS_DEADLINE_GRACE_MS",
+        Duration::from_millis(100),
+        millis,
+    )?;
+    Ok((reclaim, grace))
+}
+
+/// The shutdown window, and whether Lambda is asked for a SIGTERM at all.
+fn read_shutdown(lookup: Lookup<'_>) -> Result<(Duration, bool), ConfigError> {
+    let grace = var(
+        lookup,
+        "LAMBDA_ACTORS_SHUTDOWN_GRACE_MS",
+        Duration::from_millis(200),
+        millis,
+    )?;
+    let graceful = var(lookup, "LAMBDA_ACTORS_GRACEFUL_SHUTDOWN", true, switch)?;
+    Ok((grace, graceful))
+}
+
+/// The metrics summary's period (`None`: off) and format.
+fn read_metrics(lookup: Lookup<'_>) -> Result<(Option<Duration>, MetricsFormat), ConfigError> {
+    const FORMATS: &[(&str, MetricsFormat)] = &[("log", MetricsFormat::Log), ("emf", MetricsFormat::Emf)];
+    let interval = var(lookup, "LAMBDA_ACTORS_METRICS_INTERVAL_SECS", 60, whole(86_400))?;
+    let format = var(
+        lookup,
+        "LAMBDA_ACTORS_METRICS_FORMAT",
+        MetricsFormat::Log,
+        one_of(FORMATS),
+    )?;
+    Ok(((interval > 0).then(|| Duration::from_secs(interval)), format))
+}
+
+/// The log format and filter. Bad values here have a safe default: a warning, not an error.
+fn read_logging(
+    lookup: Lookup<'_>,
+    mode: Mode,
+    warnings: &mut Vec<String>,
+) -> Result<(LogFormat, String), ConfigError> {
+    const FORMATS: &[(&str, LogFormat)] = &[("json", LogFormat::Json), ("text", LogFormat::Text)];
+    const LEVELS: &[(&str, &str)] = &[
+        ("trace", "trace"),
+        ("debug", "debug"),
+        ("info", "info"),
+        ("warn", "warn"),
+        ("error", "error"),
+        ("fatal", "error"),
+    ];
+    let (default_format, default_name) = if mode.is_managed() {
+        (LogFormat::Json, "JSON")
+    } else {
+        (LogFormat::Text, "Text")
+    };
+    let format = var(lookup, "AWS_LAMBDA_LOG_FORMAT", default_format, one_of(FORMATS)).unwrap_or_else(|e| {
+        let value = &e.value;
+        warnings.push(format!(
+            "AWS_LAMBDA_LOG_FORMAT={value:?} is neither Text nor JSON; using {default_name}"
+        ));
+        default_format
+    });
+    let rust_log = text(lookup, "RUST_LOG").filter(|v| !v.trim().is_empty());
+    let level = var(lookup, "AWS_LAMBDA_LOG_LEVEL", "info", one_of(LEVELS)).unwrap_or_else(|e| {
+        let value = &e.value;
+        warnings.push(format!(
+            "AWS_LAMBDA_LOG_LEVEL={value:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL; using INFO"
+        ));
+        "info"
+    });
+    Ok((format, rust_log.unwrap_or_else(|| level.to_owned())))
+}
+
+impl FunctionInfo {
+    fn read(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let megabytes = |v: &str| whole(1 << 20)(v).map(|mb| Some(mb as u32));
+        Ok(Self {
+            name: text(lookup, "AWS_LAMBDA_FUNCTION_NAME"),
+            version: text(lookup, "AWS_LAMBDA_FUNCTION_VERSION"),
+            memory_size_mb: var(lookup, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None, megabytes)?,
+            log_group_name: text(lookup, "AWS_LAMBDA_LOG_GROUP_NAME"),
+            log_stream_name: text(lookup, "AWS_LAMBDA_LOG_STREAM_NAME"),
+        })
+    }
+}
+
+impl LocalSettings {
+    fn read(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let path = |v: &str| {
+            if v.starts_with('/') && !v.contains(char::is_whitespace) {
+                Ok(v.to_owned())
+            } else {
+                Err("expected a path starting with '/', such as /invoke".to_owned())
+            }
+        };
+        let secs = |v: &str| count(86_400)(v).map(|s| Duration::from_secs(s as u64));
+        Ok(Self {
+            host: text(lookup, "LOCAL_LAMBDA_HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
+            port: var(lookup, "LOCAL_LAMBDA_PORT", 7000, |v| {
+                whole(65_535)(v).map(|p| p as u16)
+            })?,
+            invocation_endpoint: var(lookup, "LOCAL_LAMBDA_INVOCATION_ENDPOINT", "/invoke".to_owned(), path)?,
+            reject_when_busy: var(lookup, "LOCAL_LAMBDA_REJECT_WHEN_BUSY", false, switch)?,
+            queue_limit: var(lookup, "LOCAL_LAMBDA_QUEUE_LIMIT", 64, |v| {
+                whole(1 << 20)(v).map(|n| n as usize)
+            })?,
+            timeout: var(lookup, "LOCAL_LAMBDA_TIMEOUT_SECS", Duration::from_secs(900), secs)?,
+        })
+    }
+}
+
+/// A whole number of digits only (no sign, no spaces) from 0 to `max`.
+fn whole(max: u64) -> impl Fn(&str) -> Result<u64, String> {
+    move |value| match value.parse::<u64>() {
+        Ok(n) if n <= max && value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(format!("expected a whole number from 0 to {max}")),
     }
 }
 
 /// Like [`whole`], but from 1.
-fn count(variable: &'static str, value: &str, max: usize) -> Result<usize, ConfigError> {
-    match whole(variable, value, max as u64) {
+fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> {
+    move |value| match whole(max as u64)(value) {
         Ok(n) if n >= 1 => Ok(n as usize),
-        _ => Err(ConfigError::new(
-            variable,
-            value,
-            format!("expected a whole number from 1 to {max}"),
-        )),
+        _ => Err(format!("expected a whole number from 1 to {max}")),
     }
 }
 
-fn millis(variable: &'static str, value: Option<String>, default: u64) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_millis(match value {
-        Some(v) => whole(variable, &v, 3_600_000)?,
-        None => default,
-    }))
+fn millis(value: &str) -> Result<Duration, String> {
+    whole(3_600_000)(value).map(Duration::from_millis)
 }
 
-fn switch(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+fn switch(value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "true" | "on" | "yes" => Ok(true),
         "0" | "false" | "off" | "no" => Ok(false),
-        _ => Err(ConfigError::new(
-            variable,
-            value,
-            "expected one of 1, 0, true, false, on, off",
-        )),
+        _ => Err("expected one of 1, 0, true, false, on, off".to_owned()),
+    }
+}
+
+/// One of `choices`' names, any case.
+fn one_of<T: Copy>(choices: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
+    move |value| {
+        choices
+            .iter()
+            .find(|(name, _)| value.eq_ignore_ascii_case(name))
+            .map(|&(_, choice)| choice)
+            .ok_or_else(|| {
+                let names: Vec<String> = choices.iter().map(|(name, _)| format!("`{name}`")).collect();
+                match names.split_last() {
+                    Some((last, [])) => format!("expected {last}"),
+                    Some((last, rest)) => format!("expected {} or {last}", rest.join(", ")),
+                    None => "expected nothing".to_owned(),
+                }
+            })
     }
 }
 
@@ -723,5 +803,70 @@ mod tests {
             let err = cfg(&[(var, bad)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn a_bad_value_is_one_line_naming_the_variable_the_value_and_what_was_expected() {
+        let cases = [
+            (
+                "LAMBDA_ACTORS_METRICS_FORMAT",
+                "xml",
+                r#"invalid LAMBDA_ACTORS_METRICS_FORMAT="xml": expected `log` or `emf`"#,
+            ),
+            (
+                "LAMBDA_ACTORS_MAILBOX_CAPACITY",
+                "0",
+                r#"invalid LAMBDA_ACTORS_MAILBOX_CAPACITY="0": expected a whole number from 1 to 1048576"#,
+            ),
+            (
+                "LAMBDA_ACTORS_GRACEFUL_SHUTDOWN",
+                "maybe",
+                r#"invalid LAMBDA_ACTORS_GRACEFUL_SHUTDOWN="maybe": expected one of 1, 0, true, false, on, off"#,
+            ),
+            (
+                "LOCAL_LAMBDA_INVOCATION_ENDPOINT",
+                "invoke",
+                r#"invalid LOCAL_LAMBDA_INVOCATION_ENDPOINT="invoke": expected a path starting with '/', such as /invoke"#,
+            ),
+            (
+                "LOCAL_LAMBDA_PORT",
+                "+80",
+                r#"invalid LOCAL_LAMBDA_PORT="+80": expected a whole number from 0 to 65535"#,
+            ),
+        ];
+        for (var, bad, want) in cases {
+            let err = cfg(&[(var, bad)]).unwrap_err();
+            assert_eq!(err.to_string(), want);
+            assert_eq!(err.variable(), var);
+        }
+    }
+
+    #[test]
+    fn log_level_falls_back_to_info_with_a_warning_and_rust_log_wins() {
+        assert_eq!(cfg(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]).unwrap().log_filter, "error");
+        let c = cfg(&[("AWS_LAMBDA_LOG_LEVEL", "loud")]).unwrap();
+        assert_eq!(c.log_filter, "info");
+        assert!(c.warnings[0].contains("\"loud\""), "{:?}", c.warnings);
+        let c = cfg(&[("AWS_LAMBDA_LOG_LEVEL", "debug"), ("RUST_LOG", "my_crate=trace")]).unwrap();
+        assert_eq!(c.log_filter, "my_crate=trace");
+        let c = cfg(&[("AWS_LAMBDA_LOG_LEVEL", "debug"), ("RUST_LOG", " ")]).unwrap();
+        assert_eq!(c.log_filter, "debug", "a blank RUST_LOG does not count");
+    }
+
+    #[test]
+    fn extensions_see_managed_instances_by_either_variable() {
+        let settings = |vars: &[(&str, &str)]| {
+            ExtensionSettings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+        };
+        assert!(settings(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")]).managed_instances);
+        assert!(settings(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances")]).managed_instances);
+        assert!(!settings(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]).managed_instances);
+        let s = settings(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("LAMBDA_ACTORS_TELEMETRY_HOST", "0.0.0.0"),
+        ]);
+        assert_eq!(s.runtime_api.as_deref(), Some("127.0.0.1:9001"));
+        assert_eq!(s.telemetry_host.as_deref(), Some("0.0.0.0"));
+        assert_eq!(settings(&[]), ExtensionSettings::default());
     }
 }

@@ -54,6 +54,17 @@ struct ReliabilityDoc;
 #[doc = include_str!("../../../docs/streaming.md")]
 struct StreamingDoc;
 
+// The mistake docs/handler-compile-errors.md quotes rustc on still fails to compile, with the
+// error code quoted.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/handler-compile-errors.md")]
+struct HandlerCompileErrorsDoc;
+
+// And the unit-test and TestFunction examples of docs/testing.md.
+#[cfg(all(doctest, feature = "local-server"))]
+#[doc = include_str!("../../../docs/testing.md")]
+struct TestingDoc;
+
 /// The names most handlers need: `use lambda_actors::prelude::*;`.
 pub mod prelude {
     pub use crate::{

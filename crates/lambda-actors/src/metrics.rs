@@ -274,6 +274,31 @@ impl Summary {
 mod tests {
     use super::*;
 
+    /// docs/observability.md's sample summary line has every field a summary writes, and no other.
+    #[test]
+    fn the_documented_sample_line_has_the_fields_a_summary_writes() {
+        let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/observability.md"))
+            .expect("docs/observability.md");
+        let sample = page
+            .lines()
+            .find(|l| l.starts_with('{') && l.contains(r#""message":"metrics""#))
+            .expect("a sample metrics line");
+        let sample: serde_json::Map<String, serde_json::Value> = serde_json::from_str(sample).expect("JSON");
+        let gauges = Gauges {
+            num_pollers: 1,
+            num_pollers_alive: 1,
+            num_busy_handlers: 0,
+            busy_by_arbiter: vec![0],
+        };
+        let summary = Summary::new(&Window::default(), &gauges, Duration::from_secs(1));
+        let mut written: Vec<&str> = ["timestamp", "level", "message", "interval_ms", "busy_by_arbiter"].into();
+        written.extend(summary.fields.iter().map(|(name, _)| *name));
+        let mut documented: Vec<&str> = sample.keys().map(String::as_str).collect();
+        written.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(documented, written);
+    }
+
     #[test]
     fn histogram_quantiles_are_within_an_eighth() {
         let mut h = Histogram::default();

@@ -86,11 +86,7 @@ pub trait RawHandler: 'static {
 /// (background and streaming handlers answer by themselves).
 #[derive(Debug)]
 pub(crate) enum Reply {
-    Buffered {
-        body: Bytes,
-        content_type: &'static str,
-    },
-    #[allow(dead_code)]
+    Buffered { body: Bytes, content_type: &'static str },
     Answered,
 }
 
