@@ -58,7 +58,7 @@ pub struct Runtime<S = ()> {
 /// Start-up options that are not configuration.
 struct Options {
     logging: bool,
-    example_event: &'static str,
+    example_event: Option<&'static str>,
     on_started: Option<Box<dyn FnOnce(Started) + Send>>,
     shutdown_hooks: Vec<ShutdownHook>,
 }
@@ -109,7 +109,7 @@ impl Runtime<()> {
             config: None,
             options: Options {
                 logging: true,
-                example_event: "{}",
+                example_event: None,
                 on_started: None,
                 shutdown_hooks: Vec::new(),
             },
@@ -141,7 +141,7 @@ impl<S: Send + Sync + 'static> Runtime<S> {
 
     /// The event shown in the ready-to-paste `curl` command the local server logs at start.
     pub fn example_event(mut self, event: &'static str) -> Self {
-        self.options.example_event = event;
+        self.options.example_event = Some(event);
         self
     }
 
@@ -291,11 +291,9 @@ impl<S: Send + Sync + 'static> Runtime<S> {
             None => Config::from_env(),
         };
         let system = actix_rt::System::new();
-        let result = system.block_on(start::start(config, self.options, self.init, factory));
-        if let Err(e) = &result {
-            eprintln!("lambda-actors: {e}");
-        }
-        result
+        // An error is logged where it happens, and `main` returning it prints it once more on
+        // stderr: nothing is printed here.
+        system.block_on(start::start(config, self.options, self.init, factory))
     }
 }
 

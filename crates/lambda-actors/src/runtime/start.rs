@@ -121,7 +121,10 @@ type LocalServer = ();
 /// Not on Lambda: serve the Runtime API (and an Invoke API for callers) in-process, on real
 /// loopback HTTP, so the pollers run exactly the code path they run on Lambda.
 #[cfg(feature = "local-server")]
-async fn start_local_server(config: &Config, example_event: &str) -> Result<(Endpoint, LocalServer), RuntimeError> {
+async fn start_local_server(
+    config: &Config,
+    example_event: Option<&str>,
+) -> Result<(Endpoint, LocalServer), RuntimeError> {
     let local = lambda_actors_local::LocalConfig {
         host: config.local.host.clone(),
         port: config.local.port,
@@ -136,16 +139,22 @@ async fn start_local_server(config: &Config, example_event: &str) -> Result<(End
         .await
         .map_err(|e| RuntimeError::config(e.to_string()))?;
     let endpoint = Endpoint::parse(&server.runtime_api()).map_err(|e| RuntimeError::config(e.to_string()))?;
+    let hint = match example_event {
+        Some(event) => server.curl_hint_with(event),
+        None => format!(
+            "{} ({{}} is a placeholder: Runtime::example_event sets an event your handler takes)",
+            server.curl_hint_with("{}")
+        ),
+    };
     tracing::info!(
-        "AWS_LAMBDA_RUNTIME_API is not set: serving the function locally at {}; try: {}",
+        "AWS_LAMBDA_RUNTIME_API is not set: serving the function locally at {}; try: {hint}",
         server.invoke_url(),
-        server.curl_hint_with(example_event),
     );
     Ok((endpoint, server))
 }
 
 #[cfg(not(feature = "local-server"))]
-async fn start_local_server(_: &Config, _: &str) -> Result<(Endpoint, LocalServer), RuntimeError> {
+async fn start_local_server(_: &Config, _: Option<&str>) -> Result<(Endpoint, LocalServer), RuntimeError> {
     Err(RuntimeError::config(
         "AWS_LAMBDA_RUNTIME_API is not set: this process is not running on Lambda, and this binary \
          was built without the `local-server` feature of lambda-actors (set AWS_LAMBDA_RUNTIME_API \

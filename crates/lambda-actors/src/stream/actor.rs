@@ -87,6 +87,11 @@ impl StreamIds {
             .await;
         match sent {
             Ok(()) => {}
+            // As for any answer (`outcome.rs`): the invocation is over (timed out), nothing lost.
+            Err(e) if e.code() == Some(410) => tracing::info!(
+                requestId = %self.request_id,
+                "answer not taken: {e}"
+            ),
             Err(e) if e.code() == Some(400) => tracing::warn!(
                 requestId = %self.request_id,
                 "Lambda refused the /error that replaces a broken response stream (400: {e}): a copy of \

@@ -2,7 +2,7 @@
 //! the response-stream actor (`response_stream.rs`).
 //!
 //! awc cannot stream a request body chunk by chunk (it buffers up to 8 KiB) nor send HTTP
-//! trailers, so each streamed response is written by [`StreamWriter`] on its own fresh TCP
+//! trailers, so each streamed response is written by [`StreamWriter`](lambda_actors_api::StreamWriter) on its own fresh TCP
 //! connection: `TCP_NODELAY`, one chunk per write, the `Trailer:` declaration in the head, and
 //! a mid-stream error sent as real trailers (`Lambda-Runtime-Function-Error-Type` and a base64
 //! `Lambda-Runtime-Function-Error-Body`). Each `write` waits until its chunk is handed to the
