@@ -6,6 +6,7 @@
 //! markdown. See `docs/benchmarks.md`. Benchmarks report; they never pass or fail a test.
 
 pub mod http;
+pub mod idle;
 pub mod mock;
 pub mod procfs;
 pub mod run;

@@ -23,6 +23,8 @@ USAGE: cargo run --release -p lambda-actors-bench -- [OPTIONS]
   --sizes LIST         event sizes in bytes, k/m suffixes allowed (default: 64,256k)
   --candidates LIST    of ours,lambda_runtime,floor (default: all)
   --no-stream          skip the 100 MB streaming run
+  --no-idle            skip the idle cost (context switches per second with every slot
+                       parked on /next, classic, N=16, N=64: ours vs lambda_runtime)
   --no-mixed           skip the mixed load (one 50 ms CPU-bound invocation per 20 quick
                        ones, N=8 and N=64, lambda-actors `testbed` vs lambda_runtime)
   --startup-runs N     dedicated start-up runs per candidate, in turn (default 31; quick 11)
@@ -61,6 +63,7 @@ struct Options {
     kinds: Vec<Kind>,
     stream: bool,
     mixed: bool,
+    idle: bool,
     stream_bytes: usize,
     startup_runs: usize,
     build: bool,
@@ -81,6 +84,7 @@ fn parse_args() -> Result<Options, String> {
         kinds: vec![Kind::Ours, Kind::LambdaRuntime, Kind::Floor],
         stream: true,
         mixed: true,
+        idle: true,
         stream_bytes: 100_000_000,
         startup_runs: 31,
         build: true,
@@ -128,6 +132,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--no-stream" => o.stream = false,
             "--no-mixed" => o.mixed = false,
+            "--no-idle" => o.idle = false,
             "--startup-runs" => startup_runs = Some(value()?.parse().map_err(|e| format!("--startup-runs: {e}"))?),
             "--no-build" => o.build = false,
             "--bin" => {
@@ -462,8 +467,11 @@ fn main() -> ExitCode {
         vec![]
     };
 
+    let idle = if o.idle { run_idle(&o, &paths) } else { vec![] };
+
     let mut report = render(&o, &paths, &cells, &startups, &stream);
     report.push_str(&render_mixed(&mixed));
+    report.push_str(&render_idle(&idle));
     print!("{report}");
     if let Some(out) = &o.out {
         if let Err(e) = std::fs::write(out, &report) {
@@ -471,6 +479,51 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// One idle measurement: config, candidate, wake-ups per second, threads.
+type IdleRow = (Option<usize>, Kind, Result<lambda_actors_bench::idle::Idle, String>);
+
+/// The idle cost of classic, N=16 and N=64 (those of `--configs`), ours and `lambda_runtime`.
+fn run_idle(o: &Options, paths: &Paths) -> Vec<IdleRow> {
+    let mut rows = Vec::new();
+    for &config in o.configs.iter().filter(|c| matches!(c, None | Some(16) | Some(64))) {
+        for &kind in o.kinds.iter().filter(|k| **k != Kind::Floor) {
+            let cand = candidate(o, paths, kind, config);
+            let idle = lambda_actors_bench::idle::idle_wakeups(&cand, config, std::time::Duration::from_secs(5));
+            match &idle {
+                Ok(i) => eprintln!(
+                    "bench: idle {} {:<30} {:.1} wake-ups/s ({} threads)",
+                    config_name(config),
+                    cand.label,
+                    i.wakeups_per_s,
+                    i.threads
+                ),
+                Err(e) => eprintln!("bench: idle {}: FAILED: {e}", config_name(config)),
+            }
+            rows.push((config, kind, idle));
+        }
+    }
+    rows
+}
+
+fn render_idle(rows: &[IdleRow]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut r = String::from(
+        "\n### Idle cost\n\nEvery slot parked on `GET /next`, no event arriving, metrics at the \
+         candidate's default: context switches per second of all its threads over 5 s \
+         (`/proc/<pid>/task/*/status`), each one a wake-up.\n\n| config | candidate | wake-ups/s | threads |\n|---|---|--:|--:|\n",
+    );
+    for (config, kind, idle) in rows {
+        let (rate, threads) = match idle {
+            Ok(i) => (format!("{:.1}", i.wakeups_per_s), i.threads.to_string()),
+            Err(_) => ("failed".to_owned(), "—".to_owned()),
+        };
+        let _ = writeln!(r, "| {} | {} | {rate} | {threads} |", config_name(*config), kind.key());
+    }
+    r
 }
 
 /// Start-up alone (exec → first `GET /next`), classic mode, many short runs in turn: one

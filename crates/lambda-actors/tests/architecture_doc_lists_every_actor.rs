@@ -44,7 +44,9 @@ fn from_sources() -> BTreeMap<String, (String, BTreeSet<String>)> {
         }
     }
     for (actor, message) in handled {
-        let entry = actors.get_mut(&actor).unwrap_or_else(|| panic!("{actor} handles {message} but is no actor"));
+        let entry = actors
+            .get_mut(&actor)
+            .unwrap_or_else(|| panic!("{actor} handles {message} but is no actor"));
         entry.1.insert(message);
     }
     actors
@@ -58,13 +60,7 @@ fn from_doc() -> BTreeMap<String, (String, BTreeSet<String>)> {
         .split("## Actors and their messages")
         .nth(1)
         .expect("docs/architecture.md has a section \"Actors and their messages\"");
-    let ticked = |cell: &str| -> Vec<String> {
-        cell.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_owned)
-            .collect()
-    };
+    let ticked = |cell: &str| -> Vec<String> { cell.split('`').skip(1).step_by(2).map(str::to_owned).collect() };
     table
         .lines()
         .skip_while(|l| !l.starts_with('|'))
