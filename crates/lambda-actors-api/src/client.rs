@@ -19,6 +19,7 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
 const INVOCATION_ID: HeaderName = HeaderName::from_static(headers::INVOCATION_ID);
+const EXTENSION_IDENTIFIER: HeaderName = HeaderName::from_static(headers::EXTENSION_IDENTIFIER);
 const FUNCTION_ERROR_TYPE: HeaderName = HeaderName::from_static(headers::FUNCTION_ERROR_TYPE);
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -177,15 +178,20 @@ impl RuntimeClient {
     /// `GET /extension/event/next` (Extensions API): waits, with no timeout, for the next
     /// lifecycle event of the extension `id`; returns its JSON body.
     pub async fn next_extension_event(&self, id: &str) -> Result<Bytes, ApiError> {
-        let sent = self
-            .http
-            .get(self.endpoint.extension_next_url())
-            .insert_header((headers::EXTENSION_IDENTIFIER, id))
-            .send()
-            .await;
-        let mut resp = sent.map_err(send_error)?;
-        let code = resp.status().as_u16();
-        let body = resp.body().limit(MAX_REPLY_BYTES).await.map_err(ApiError::transport)?;
+        // On an owned connection, as `/next`: through `awc::Client` a call parked for hours would
+        // keep a codec whose date service wakes the thread twice a second (see `conn.rs`).
+        let url = self.endpoint.extension_next_url();
+        let headers = [(EXTENSION_IDENTIFIER, header_value(headers::EXTENSION_IDENTIFIER, id)?)];
+        let reply = self.conns.send(Method::GET, path_of(&url), &headers, None).await?;
+        let code = reply.head.status.as_u16();
+        let body = self
+            .conns
+            .read_body(reply, MAX_REPLY_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::Cut(read) => ApiError::transport(format_args!("the reply ended after {read} bytes")),
+                BodyError::Bad(e) => ApiError::transport(e),
+            })?;
         if (200..300).contains(&code) {
             Ok(body)
         } else {
@@ -323,6 +329,12 @@ pub enum EventRead {
     Whole(NextEvent),
     /// Told to stop before the body arrived whole: the invocation its headers named.
     Stopped(InvocationMeta),
+}
+
+/// The path of an `http://authority/path` URL (the host never holds a `/`).
+fn path_of(url: &str) -> &str {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    rest.find('/').map_or("/", |i| &rest[i..])
 }
 
 /// A header value from the caller, or why it cannot go on the wire.

@@ -97,6 +97,11 @@ impl<'a> Polling<'a> {
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
         self.0.polling_since.store(0, Ordering::SeqCst);
+        // The stall is over with the poll: a mark left until the watchdog's next check (up to
+        // half a threshold later) would keep the next events off a thread that is free.
+        if self.0.stalled.load(Ordering::Relaxed) {
+            self.0.stalled.store(false, Ordering::SeqCst);
+        }
     }
 }
 

@@ -30,35 +30,43 @@ pub(crate) struct Arbiters {
     pub(crate) pinned: bool,
     /// The handler arbiters' threads run `SCHED_BATCH` (`thread_policy.rs`).
     pub(crate) batch: bool,
+    /// The CPUs thread pair *i* is pinned to, when pinned.
+    cores: Option<Vec<core_affinity::CoreId>>,
+    /// How many I/O arbiters the layout has once [`Arbiters::add_io_threads`] has run.
+    io_wanted: usize,
     /// The threads this runtime started (not the main thread), stopped at exit.
     spawned: Vec<Arbiter>,
 }
 
 impl Arbiters {
-    /// Starts the arbiters the configuration asks for; the current (main) thread is the first
-    /// I/O arbiter.
+    /// Starts the arbiters the configuration asks for, but the I/O arbiters past the first
+    /// (the current, main thread) of the isolated layout: [`add_io_threads`](Self::add_io_threads)
+    /// starts those once the first poller is polling, so that their start does not delay the
+    /// first `/next` (what ends init on Lambda).
     pub(crate) fn build(config: &Config) -> Self {
         let main = Arbiter::current();
         match (config.mode.is_managed(), config.scheduling) {
             (true, Scheduling::Isolated) => {
                 let k = config.arbiters();
-                let spawned: Vec<Arbiter> = (0..2 * k - 1).map(|_| Arbiter::new()).collect();
-                let handlers: Vec<ArbiterHandle> = spawned[..k].iter().map(Arbiter::handle).collect();
-                let io: Vec<ArbiterHandle> = std::iter::once(main)
-                    .chain(spawned[k..].iter().map(Arbiter::handle))
-                    .collect();
+                let spawned: Vec<Arbiter> = (0..k).map(|_| Arbiter::new()).collect();
+                let handlers: Vec<ArbiterHandle> = spawned.iter().map(Arbiter::handle).collect();
                 // I/O thread i and handler thread i on CPU i, when the CPUs are the process's own.
-                let pinned = pinning::plan(config.pin_threads, k);
-                if let Some(cores) = &pinned {
-                    for (thread, &core) in io.iter().zip(cores).chain(handlers.iter().zip(cores)) {
+                let cores = pinning::plan(config.pin_threads, k);
+                if let Some(cores) = &cores {
+                    for (thread, &core) in std::iter::once(&main)
+                        .chain(&handlers)
+                        .zip(std::iter::once(&cores[0]).chain(cores))
+                    {
                         thread.spawn_fn(move || pinning::pin_current(core));
                     }
                 }
                 Self {
-                    io,
+                    io: vec![main],
                     handlers,
                     colocated: false,
-                    pinned: pinned.is_some(),
+                    pinned: cores.is_some(),
+                    cores,
+                    io_wanted: k,
                     batch: false,
                     spawned,
                 }
@@ -69,10 +77,12 @@ impl Arbiters {
                     .chain(spawned.iter().map(Arbiter::handle))
                     .collect();
                 Self {
+                    io_wanted: all.len(),
                     io: all.clone(),
                     handlers: all,
                     colocated: true,
                     pinned: false,
+                    cores: None,
                     batch: false,
                     spawned,
                 }
@@ -82,9 +92,27 @@ impl Arbiters {
                 handlers: vec![main],
                 colocated: true,
                 pinned: false,
+                cores: None,
+                io_wanted: 1,
                 batch: false,
                 spawned: Vec::new(),
             },
+        }
+    }
+
+    /// Starts the I/O arbiters [`build`](Self::build) left for later (pinned as planned), and
+    /// gives each its awc client and metrics window.
+    pub(crate) fn add_io_threads(&mut self, endpoint: &Endpoint) {
+        while self.io.len() < self.io_wanted {
+            let arbiter = Arbiter::new();
+            let handle = arbiter.handle();
+            if let Some(&core) = self.cores.as_ref().and_then(|c| c.get(self.io.len())) {
+                handle.spawn_fn(move || pinning::pin_current(core));
+            }
+            let endpoint = endpoint.clone();
+            handle.spawn_fn(move || install_local(&endpoint));
+            self.io.push(handle);
+            self.spawned.push(arbiter);
         }
     }
 

@@ -114,6 +114,10 @@ impl Supervisor {
             (false, false) => Affinity::None,
         };
         let (shared, pool, me) = (self.shared.clone(), running.pool.clone(), Reports::to(&ctx.address()));
+        // I/O arbiter 0 is this thread: started here, the poller runs as soon as this returns.
+        if index == 0 {
+            return Some(Poller::new(slot, affinity, shared, pool, me).start());
+        }
         Some(Poller::start_in_arbiter(&io[index], move |_| {
             Poller::new(slot, affinity, shared, pool, me)
         }))

@@ -91,23 +91,11 @@ impl Supervisor {
                         );
                     }
                     if !arbiters.colocated {
-                        for io in &arbiters.io {
-                            let endpoint = endpoint.clone();
-                            io.spawn_fn(move || install_local(&endpoint));
-                        }
+                        // The handler arbiters installed theirs with their workers.
+                        install_local(&endpoint);
                     }
                     let pool = HandlerPool::new(members, respawn);
-                    // Stalls steer the router only where there is a choice: in Managed Instances mode.
-                    if let (Some(threshold), true) = (config.stall_warn, config.mode.is_managed()) {
-                        if let Err(e) = pool.watch(threshold) {
-                            tracing::warn!(
-                                "cannot start the stall watchdog thread: {e}; stalls are still logged when they end"
-                            );
-                        }
-                    }
                     let slots = config.mode.concurrency();
-                    let (handler_arbiters, pinned_threads) = (arbiters.handlers.len(), arbiters.pinned);
-                    let handler_thread_policy = if arbiters.batch { "batch" } else { "normal" };
                     act.running = Some(Running {
                         arbiters,
                         pool,
@@ -115,35 +103,71 @@ impl Supervisor {
                         restarts: vec![(0, None); slots],
                         extension: None,
                     });
-                    let pollers: Vec<_> = (0..slots).filter_map(|slot| act.start_poller(slot, ctx)).collect();
-                    // After the pollers: its parked `event/next` (a connection of its own) need not
-                    // delay the first `/next`, which is what ends init on Lambda.
-                    let extension = extension.map(|e| e.reporting_to(ctx.address().recipient()).start());
-                    if let Some(running) = act.running.as_mut() {
-                        running.pollers = pollers;
-                        running.extension = extension;
-                    }
-                    tracing::info!(
-                        mode = if config.mode.is_managed() {
-                            "managed-instances"
-                        } else {
-                            "classic"
-                        },
-                        slots,
-                        handlers = config.handler_pool_size,
-                        handler_arbiters,
-                        pinned_threads,
-                        handler_thread_policy,
-                        runtime_api = endpoint.base_url(),
-                        "lambda-actors {} started",
-                        env!("CARGO_PKG_VERSION"),
-                    );
-                    if let Some(f) = on_started {
-                        f(RuntimeHandle {
-                            supervisor: ctx.address(),
-                        });
-                    }
+                    // Slot 0 first, on this thread: its `/next` is what ends init on Lambda; the
+                    // rest (the other I/O threads, pollers, the watchdog) once it has sent it.
+                    let first = act.start_poller(0, ctx);
+                    ctx.wait(tokio::task::yield_now().into_actor(act).map(move |(), act, ctx| {
+                        act.start_the_rest(first, extension, &config, &endpoint, ctx);
+                        if let Some(f) = on_started {
+                            f(RuntimeHandle {
+                                supervisor: ctx.address(),
+                            });
+                        }
+                    }));
                 }),
+        );
+    }
+}
+
+impl Supervisor {
+    /// After slot 0's poller: the other I/O threads, the other pollers, the watchdog, the
+    /// internal extension's actor, the start-up line.
+    fn start_the_rest(
+        &mut self,
+        first: Option<Addr<crate::poller::Poller>>,
+        extension: Option<ShutdownExtension>,
+        config: &Config,
+        endpoint: &Endpoint,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        running.arbiters.add_io_threads(endpoint);
+        // Stalls steer the router only where there is a choice: in Managed Instances mode.
+        if let (Some(threshold), true) = (config.stall_warn, config.mode.is_managed()) {
+            if let Err(e) = running.pool.watch(threshold) {
+                tracing::warn!("cannot start the stall watchdog thread: {e}; stalls are still logged when they end");
+            }
+        }
+        let (handler_arbiters, pinned_threads) = (running.arbiters.handlers.len(), running.arbiters.pinned);
+        let handler_thread_policy = if running.arbiters.batch { "batch" } else { "normal" };
+        let slots = config.mode.concurrency();
+        let pollers: Vec<_> = first
+            .into_iter()
+            .chain((1..slots).filter_map(|slot| self.start_poller(slot, ctx)))
+            .collect();
+        // After the pollers: its parked `event/next` (a connection of its own) need not delay
+        // the first `/next`.
+        let extension = extension.map(|e| e.reporting_to(ctx.address().recipient()).start());
+        if let Some(running) = self.running.as_mut() {
+            running.pollers = pollers;
+            running.extension = extension;
+        }
+        tracing::info!(
+            mode = if config.mode.is_managed() {
+                "managed-instances"
+            } else {
+                "classic"
+            },
+            slots,
+            handlers = config.handler_pool_size,
+            handler_arbiters,
+            pinned_threads,
+            handler_thread_policy,
+            runtime_api = endpoint.base_url(),
+            "lambda-actors {} started",
+            env!("CARGO_PKG_VERSION"),
         );
     }
 }
