@@ -20,6 +20,7 @@ pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
 const INVOCATION_ID: HeaderName = HeaderName::from_static(headers::INVOCATION_ID);
 const EXTENSION_IDENTIFIER: HeaderName = HeaderName::from_static(headers::EXTENSION_IDENTIFIER);
+const EXTENSION_NAME: HeaderName = HeaderName::from_static(headers::EXTENSION_NAME);
 const FUNCTION_ERROR_TYPE: HeaderName = HeaderName::from_static(headers::FUNCTION_ERROR_TYPE);
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -104,21 +105,26 @@ impl RuntimeClient {
     /// `events` (`INVOKE`, `SHUTDOWN`, or none). Returns the `Lambda-Extension-Identifier` the
     /// other Extensions API calls must carry.
     pub async fn register_extension(&self, name: &str, events: &[&str]) -> Result<String, ApiError> {
+        // On an owned connection, as `/next`: the runtime's internal extension registers before
+        // the first `/next`, and through `awc::Client` its pool and codec set-up were the
+        // longest step of start-up in Managed Instances mode.
         let body = serde_json::json!({ "events": events }).to_string();
-        let sent = self
-            .http
-            .post(self.endpoint.extension_register_url())
-            .insert_header((headers::EXTENSION_NAME, name))
-            .insert_header(("content-type", "application/json"))
-            .send_body(body)
-            .await;
-        let mut resp = sent.map_err(send_error)?;
-        let code = resp.status().as_u16();
-        let body = resp.body().limit(MAX_REPLY_BYTES).await.unwrap_or_default();
+        let url = self.endpoint.extension_register_url();
+        let headers = [
+            (EXTENSION_NAME, header_value(headers::EXTENSION_NAME, name)?),
+            (CONTENT_TYPE, APPLICATION_JSON),
+        ];
+        let reply = self
+            .conns
+            .send(Method::POST, path_of(&url), &headers, Some(Bytes::from(body)))
+            .await?;
+        let code = reply.head.status.as_u16();
+        let id = reply.head.headers.get(headers::EXTENSION_IDENTIFIER).cloned();
+        let body = self.conns.read_body(reply, MAX_REPLY_BYTES).await.unwrap_or_default();
         if !(200..300).contains(&code) {
             return Err(ApiError::from_status(code, &body));
         }
-        match resp.headers().get(headers::EXTENSION_IDENTIFIER).map(|v| v.to_str()) {
+        match id.as_ref().map(|v| v.to_str()) {
             Some(Ok(id)) if !id.is_empty() => Ok(id.to_owned()),
             Some(_) => Err(ApiError::unsent(format_args!(
                 "the registration reply's {} header is empty or not text",

@@ -453,7 +453,14 @@ fn main() -> ExitCode {
         }
     }
 
-    let startups = run_startups(&o, &paths, ticks);
+    let startups = run_startups(&o, &paths, ticks, None);
+    // Start-up in Managed Instances mode too: its threads and N pollers come before the first
+    // `/next`.
+    let managed_startups: Vec<(usize, StartupRuns)> = [16, 64]
+        .into_iter()
+        .filter(|n| o.configs.contains(&Some(*n)))
+        .map(|n| (n, run_startups(&o, &paths, ticks, Some(n))))
+        .collect();
 
     let stream = if o.stream && o.kinds.contains(&Kind::Ours) {
         run_stream(&o, &paths, ticks)
@@ -469,7 +476,7 @@ fn main() -> ExitCode {
 
     let idle = if o.idle { run_idle(&o, &paths) } else { vec![] };
 
-    let mut report = render(&o, &paths, &cells, &startups, &stream);
+    let mut report = render(&o, &paths, &cells, (&startups, &managed_startups), &stream);
     report.push_str(&render_mixed(&mixed));
     report.push_str(&render_idle(&idle));
     print!("{report}");
@@ -528,17 +535,24 @@ fn render_idle(rows: &[IdleRow]) -> String {
 
 /// Start-up alone (exec → first `GET /next`), classic mode, many short runs in turn: one
 /// sample per run is noisy on a shared machine, so it gets its own, larger set.
-fn run_startups(o: &Options, paths: &Paths, ticks: u64) -> BTreeMap<Kind, Vec<Option<f64>>> {
-    let mut out: BTreeMap<Kind, Vec<Option<f64>>> = BTreeMap::new();
+/// Start-up runs of each candidate, in ms (`None`: a failed run).
+type StartupRuns = BTreeMap<Kind, Vec<Option<f64>>>;
+
+fn run_startups(o: &Options, paths: &Paths, ticks: u64, concurrency: Option<usize>) -> StartupRuns {
+    let mut out: StartupRuns = BTreeMap::new();
     let work = Workload {
-        concurrency: None,
+        concurrency,
         events: 10,
         event: Arc::from(hello_event(64)),
         expected_reply: Some(HELLO_REPLY.to_vec()),
         slow: None,
         timeout: o.timeout,
     };
-    let cands: Vec<(Kind, Candidate)> = o.kinds.iter().map(|&k| (k, candidate(o, paths, k, None))).collect();
+    let cands: Vec<(Kind, Candidate)> = o
+        .kinds
+        .iter()
+        .map(|&k| (k, candidate(o, paths, k, concurrency)))
+        .collect();
     for _ in 0..o.startup_runs {
         for (kind, cand) in &cands {
             match run_once(cand, &work, ticks) {
@@ -553,7 +567,8 @@ fn run_startups(o: &Options, paths: &Paths, ticks: u64) -> BTreeMap<Kind, Vec<Op
     for (kind, v) in &out {
         let ok: Vec<f64> = v.iter().flatten().copied().collect();
         eprintln!(
-            "bench: start-up {}: median {:.2} ms over {} runs",
+            "bench: start-up {} {}: median {:.2} ms over {} runs",
+            config_name(concurrency),
             kind.key(),
             median(&ok),
             ok.len()
@@ -644,7 +659,7 @@ fn render(
     o: &Options,
     paths: &Paths,
     cells: &BTreeMap<CellKey, Cell>,
-    startups: &BTreeMap<Kind, Vec<Option<f64>>>,
+    (startups, managed_startups): (&StartupRuns, &[(usize, StartupRuns)]),
     stream: &[Sample],
 ) -> String {
     let mut r = String::new();
@@ -835,6 +850,24 @@ fn render(
             .collect(),
     };
     target("start-up (classic)", spread(&startup_ratios), 1.0, true);
+    let fmt_ms = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.1} ms"));
+    for (n, runs) in managed_startups {
+        let ratios: Vec<f64> = match (runs.get(&Kind::Ours), runs.get(&Kind::LambdaRuntime)) {
+            (Some(a), Some(b)) => a.iter().zip(b).filter_map(|(a, b)| Some(ratio((*a)?, (*b)?))).collect(),
+            _ => vec![],
+        };
+        let median_of = |kind: Kind| {
+            let ok: Vec<f64> = runs.get(&kind).into_iter().flatten().flatten().copied().collect();
+            (!ok.is_empty()).then(|| median(&ok))
+        };
+        let what = format!(
+            "start-up (N={n}: exec → first `/next`, median of {} runs each, lambda-actors {}, lambda_runtime {})",
+            runs.values().map(Vec::len).max().unwrap_or(0),
+            fmt_ms(median_of(Kind::Ours)),
+            fmt_ms(median_of(Kind::LambdaRuntime)),
+        );
+        target(&what, spread(&ratios), 1.0, true);
+    }
     let startup = |kind: Kind| -> Option<f64> {
         let all: Vec<f64> = match startups.get(&kind) {
             Some(v) if v.iter().any(Option::is_some) => v.iter().flatten().copied().collect(),

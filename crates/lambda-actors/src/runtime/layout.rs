@@ -39,64 +39,80 @@ pub(crate) struct Arbiters {
 }
 
 impl Arbiters {
+    /// Pollers and workers share their arbiters with this layout.
+    pub(crate) fn colocated(config: &Config) -> bool {
+        !(config.mode.is_managed() && config.scheduling == Scheduling::Isolated)
+    }
+
     /// Starts the arbiters the configuration asks for, but the I/O arbiters past the first
     /// (the current, main thread) of the isolated layout: [`add_io_threads`](Self::add_io_threads)
     /// starts those once the first poller is polling, so that their start does not delay the
-    /// first `/next` (what ends init on Lambda).
-    pub(crate) fn build(config: &Config) -> Self {
+    /// first `/next` (what ends init on Lambda). The threads are started from a thread of
+    /// their own (each start waits for its thread's runtime), so that this thread goes on
+    /// meanwhile (registering the internal extension).
+    pub(crate) fn build(config: &Config) -> impl std::future::Future<Output = Self> {
         let main = Arbiter::current();
-        match (config.mode.is_managed(), config.scheduling) {
-            (true, Scheduling::Isolated) => {
-                let k = config.arbiters();
-                let spawned: Vec<Arbiter> = (0..k).map(|_| Arbiter::new()).collect();
-                let handlers: Vec<ArbiterHandle> = spawned.iter().map(Arbiter::handle).collect();
-                // I/O thread i and handler thread i on CPU i, when the CPUs are the process's own.
-                let cores = pinning::plan(config.pin_threads, k);
-                if let Some(cores) = &cores {
-                    for (thread, &core) in std::iter::once(&main)
-                        .chain(&handlers)
-                        .zip(std::iter::once(&cores[0]).chain(cores))
-                    {
-                        thread.spawn_fn(move || pinning::pin_current(core));
+        let (managed, scheduling, k) = (config.mode.is_managed(), config.scheduling, config.arbiters());
+        let cores = (managed && scheduling == Scheduling::Isolated)
+            .then(|| pinning::plan(config.pin_threads, k))
+            .flatten();
+        let threads = match (managed, scheduling) {
+            (true, Scheduling::Isolated) => k,
+            (true, Scheduling::Shared) => k - 1,
+            (false, _) => 0,
+        };
+        let started = start_arbiters(threads);
+        async move {
+            let spawned = started.await;
+            match (managed, scheduling) {
+                (true, Scheduling::Isolated) => {
+                    let handlers: Vec<ArbiterHandle> = spawned.iter().map(Arbiter::handle).collect();
+                    // I/O thread i and handler thread i on CPU i, when the CPUs are the process's own.
+                    if let Some(cores) = &cores {
+                        for (thread, &core) in std::iter::once(&main)
+                            .chain(&handlers)
+                            .zip(std::iter::once(&cores[0]).chain(cores))
+                        {
+                            thread.spawn_fn(move || pinning::pin_current(core));
+                        }
+                    }
+                    Self {
+                        io: vec![main],
+                        handlers,
+                        colocated: false,
+                        pinned: cores.is_some(),
+                        cores,
+                        io_wanted: k,
+                        batch: false,
+                        spawned,
                     }
                 }
-                Self {
-                    io: vec![main],
-                    handlers,
-                    colocated: false,
-                    pinned: cores.is_some(),
-                    cores,
-                    io_wanted: k,
-                    batch: false,
-                    spawned,
+                (true, Scheduling::Shared) => {
+                    let all: Vec<ArbiterHandle> = std::iter::once(main)
+                        .chain(spawned.iter().map(Arbiter::handle))
+                        .collect();
+                    Self {
+                        io_wanted: all.len(),
+                        io: all.clone(),
+                        handlers: all,
+                        colocated: true,
+                        pinned: false,
+                        cores: None,
+                        batch: false,
+                        spawned,
+                    }
                 }
-            }
-            (true, Scheduling::Shared) => {
-                let spawned: Vec<Arbiter> = (1..config.arbiters()).map(|_| Arbiter::new()).collect();
-                let all: Vec<ArbiterHandle> = std::iter::once(main)
-                    .chain(spawned.iter().map(Arbiter::handle))
-                    .collect();
-                Self {
-                    io_wanted: all.len(),
-                    io: all.clone(),
-                    handlers: all,
+                (false, _) => Self {
+                    io: vec![main.clone()],
+                    handlers: vec![main],
                     colocated: true,
                     pinned: false,
                     cores: None,
+                    io_wanted: 1,
                     batch: false,
                     spawned,
-                }
+                },
             }
-            (false, _) => Self {
-                io: vec![main.clone()],
-                handlers: vec![main],
-                colocated: true,
-                pinned: false,
-                cores: None,
-                io_wanted: 1,
-                batch: false,
-                spawned: Vec::new(),
-            },
         }
     }
 
@@ -129,6 +145,33 @@ impl Arbiters {
     pub(crate) fn stop(&self) {
         for arbiter in &self.spawned {
             arbiter.stop();
+        }
+    }
+}
+
+/// Starts `n` arbiters from a thread of its own; here, if that thread cannot be started.
+fn start_arbiters(n: usize) -> impl std::future::Future<Output = Vec<Arbiter>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let system = actix_rt::System::current();
+    let starter = (n > 0)
+        .then(|| {
+            std::thread::Builder::new()
+                .name("lambda-actors-start".into())
+                .spawn(move || {
+                    actix_rt::System::set_current(system);
+                    let _ = tx.send((0..n).map(|_| Arbiter::new()).collect::<Vec<_>>());
+                })
+                .ok()
+        })
+        .flatten();
+    async move {
+        match starter {
+            Some(_) => match rx.await {
+                Ok(arbiters) => arbiters,
+                // `Arbiter::new` panicked there: here it panics with the same message.
+                Err(_) => (0..n).map(|_| Arbiter::new()).collect(),
+            },
+            None => (0..n).map(|_| Arbiter::new()).collect(),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::pool::worker::{HandlerHooks, WorkerAddr, Workers};
 use crate::pool::{HandlerPool, Respawn};
 use crate::runtime::layout::{install_local, Arbiters};
 use crate::runtime::{report_init_error, thread_policy, RuntimeHandle};
+use crate::shared::ArbiterLocal;
 use crate::{Error, RuntimeError};
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
@@ -46,11 +47,23 @@ impl Supervisor {
         } = plan;
         self.shutdown_hooks = shutdown_hooks;
         let respawn = respawn(workers.clone(), self.handler_hooks.clone());
-        let mut arbiters = Arbiters::build(&config);
+        let arbiters = Arbiters::build(&config);
+        let colocated = Arbiters::colocated(&config);
+        if !colocated {
+            // This thread's client first: the internal extension registers with it.
+            install_local(&endpoint);
+        }
         // Handler threads of their own (isolated layout) get the handler thread policy, on the
         // thread itself (a policy is a thread's own), before their handlers are built.
-        let policy = (!arbiters.colocated).then_some(config.handler_thread_policy);
-        let building = build_workers(&arbiters, &config, &endpoint, workers, &self.handler_hooks, policy);
+        let policy = (!colocated).then_some(config.handler_thread_policy);
+        let building = {
+            let (config, endpoint, hooks) = (config.clone(), endpoint.clone(), self.handler_hooks.clone());
+            async move {
+                let arbiters = arbiters.await;
+                let built = build_workers(&arbiters, &config, &endpoint, workers, &hooks, policy).await;
+                (arbiters, built)
+            }
+        };
         // The internal extension, before the first `/next` (Lambda closes registration then),
         // so that Lambda sends SIGTERM at shutdown instead of killing the process.
         let registering = {
@@ -59,7 +72,8 @@ impl Supervisor {
                 if !graceful {
                     return None;
                 }
-                let client = Rc::new(RuntimeClient::new(&endpoint));
+                let client = ArbiterLocal::try_current()
+                    .map_or_else(|| Rc::new(RuntimeClient::new(&endpoint)), |local| local.client.clone());
                 internal_extension::register(&client)
                     .await
                     .map(|id| ShutdownExtension::new(id, client))
@@ -67,16 +81,16 @@ impl Supervisor {
         };
         let report_to = endpoint.clone();
         let both = async move {
-            let (built, extension) = futures_util::future::join(building, registering).await;
+            let ((arbiters, built), extension) = futures_util::future::join(building, registering).await;
             if let Err(e) = &built.0 {
                 tracing::error!(errorType = e.error_type(), "cannot build a handler: {}", e.message());
                 report_init_error(&report_to, &e.to_body()).await;
             }
-            (built, extension)
+            (arbiters, built, extension)
         };
         ctx.wait(
             both.into_actor(self)
-                .map(move |((built, policy_refused), extension), act, ctx| {
+                .map(move |(mut arbiters, (built, policy_refused), extension), act, ctx| {
                     let members = match built {
                         Ok(members) => members,
                         Err(e) => {
@@ -89,10 +103,6 @@ impl Supervisor {
                             "the handler threads stay SCHED_OTHER (SCHED_BATCH refused: {e}): correct, at some \
                      more CPU per invocation; LAMBDA_ACTORS_HANDLER_THREAD_POLICY=normal asks for that"
                         );
-                    }
-                    if !arbiters.colocated {
-                        // The handler arbiters installed theirs with their workers.
-                        install_local(&endpoint);
                     }
                     let pool = HandlerPool::new(members, respawn);
                     let slots = config.mode.concurrency();
@@ -201,8 +211,10 @@ fn build_workers(
             arbiter.spawn_fn(move || {
                 let policy_set = policy.map(thread_policy::apply_current);
                 let built = workers.build_here(handlers, &thread_load, &hooks);
-                install_local(&endpoint);
                 let _ = tx.send((policy_set.and_then(Result::err).map(|e| e.to_string()), built));
+                // After the reply (the first `/next` need not wait for it), before this thread
+                // runs anything else: its workers' first invocation comes after.
+                install_local(&endpoint);
             });
             (arbiter.clone(), load, rx)
         })
