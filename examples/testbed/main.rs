@@ -7,6 +7,10 @@
 //! At shutdown every handler logs `handler shutdown hook ran` (with how many invocations it
 //! served) and the runtime logs `runtime shutdown hook ran`. `TESTBED_HOOK_MS=N` makes each
 //! hook sleep N ms first; `TESTBED_HOOK_PANIC=1` makes them panic instead.
+//!
+//! `TESTBED_FACTORY_PANIC_ON_CALL=N` makes the handler factory panic on its N-th call (once):
+//! with N one more than the slots, that is the rebuild after a handler panic, which takes its
+//! worker down.
 
 use lambda_actors::stream::HttpPrelude;
 use lambda_actors::{Context, Error, ResponseHandler, ResponseWriter};
@@ -269,8 +273,18 @@ fn main() -> Result<(), lambda_actors::RuntimeError> {
             shutdown_hook().await;
             tracing::info!("runtime shutdown hook ran");
         })
-        .run_response_handler(|_| match std::env::var("TESTBED_INIT_FAIL") {
-            Ok(message) => Err(Error::new("TestbedInitError", message)),
-            Err(_) => Ok(Testbed::default()),
+        .run_response_handler(|_| {
+            static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let panic_on = std::env::var("TESTBED_FACTORY_PANIC_ON_CALL")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            if panic_on == Some(call) {
+                panic!("testbed factory panic on call {call}");
+            }
+            match std::env::var("TESTBED_INIT_FAIL") {
+                Ok(message) => Err(Error::new("TestbedInitError", message)),
+                Err(_) => Ok(Testbed::default()),
+            }
         })
 }

@@ -15,6 +15,7 @@ mod concurrent_streams_overlap_managed;
 mod connections_are_kept_alive;
 mod context_exposes_every_invocation_field;
 mod cpu_bound_handlers_use_two_cores;
+mod dead_worker_is_replaced_and_counted;
 mod echo_round_trip;
 mod emf_metrics_document_declares_every_metric;
 mod event_delivered_at_sigterm_is_answered;

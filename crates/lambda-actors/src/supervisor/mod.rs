@@ -16,6 +16,7 @@
 //! | `Signal` | the signal listener | drain; a second one exits at once |
 
 mod drain;
+mod restart;
 mod start;
 mod summary;
 
@@ -31,7 +32,7 @@ use crate::shared::RuntimeShared;
 use crate::RuntimeError;
 use actix::prelude::*;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 struct Signal(&'static str, i32);
@@ -43,19 +44,12 @@ impl Message for Signal {
 /// A runtime-wide shutdown hook ([`crate::Runtime::on_shutdown`]).
 pub(crate) type ShutdownHook = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
-/// A poller that dies again within this long of its last restart waits before the next one.
-const RESTART_CALM: Duration = Duration::from_secs(10);
-/// First wait before restarting a poller that keeps dying; doubles, up to [`RESTART_CAP`].
-const RESTART_BASE: Duration = Duration::from_millis(50);
-const RESTART_CAP: Duration = Duration::from_secs(2);
-
 /// What the supervisor started, once start-up has run.
 struct Running {
     arbiters: Arbiters,
     pool: Arc<WorkerPool>,
     pollers: Vec<Addr<Poller>>,
-    /// Per slot: restarts in a row (each within [`RESTART_CALM`] of the last), and when the last was.
-    restarts: Vec<(u32, Option<Instant>)>,
+    restarts: restart::PollerRestarts,
     extension: Option<Addr<ShutdownExtension>>,
 }
 
@@ -155,28 +149,14 @@ impl Supervisor {
         }));
     }
 
-    /// Restarts the poller of `slot`: at once the first time, after a growing wait when it
-    /// keeps dying. Logged and counted in the next summary (`restarts_count`).
+    /// Restarts the poller of `slot` as the restart policy says (`restart.rs`), counted in the
+    /// next summary (`restarts_count`).
     fn restart_poller(&mut self, slot: usize, ctx: &mut Context<Self>) {
         let Some(running) = self.running.as_mut() else {
             return;
         };
-        let (in_a_row, last) = running.restarts[slot];
-        let in_a_row = match last {
-            Some(at) if at.elapsed() < RESTART_CALM => in_a_row + 1,
-            _ => 0,
-        };
-        let delay = match in_a_row {
-            0 => Duration::ZERO,
-            n => RESTART_BASE.saturating_mul(1 << (n - 1).min(6)).min(RESTART_CAP),
-        };
-        running.restarts[slot] = (in_a_row, Some(Instant::now() + delay));
+        let delay = running.restarts.next(slot);
         self.restarts_unreported += 1;
-        tracing::error!(
-            slot,
-            delay_ms = delay.as_millis() as u64,
-            "poller stopped unexpectedly; restarting it"
-        );
         ctx.run_later(delay, move |act, ctx| {
             if act.draining || act.exiting {
                 return;

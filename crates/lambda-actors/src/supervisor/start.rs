@@ -9,7 +9,7 @@ use crate::config::{Config, HandlerThreadPolicy};
 use crate::internal_extension::{self, ShutdownExtension};
 use crate::pool::load::ArbiterLoad;
 use crate::pool::worker::{HandlerHooks, WorkerAddr, Workers};
-use crate::pool::{HandlerPool, Respawn};
+use crate::pool::HandlerPool;
 use crate::runtime::layout::{install_local, Arbiters};
 use crate::runtime::{report_init_error, thread_policy, RuntimeHandle};
 use crate::shared::ArbiterLocal;
@@ -46,7 +46,7 @@ impl Supervisor {
             on_started,
         } = plan;
         self.shutdown_hooks = shutdown_hooks;
-        let respawn = respawn(workers.clone(), self.handler_hooks.clone());
+        let respawn = super::restart::worker_respawn(workers.clone(), self.handler_hooks.clone());
         let arbiters = Arbiters::build(&config);
         let colocated = Arbiters::colocated(&config);
         if !colocated {
@@ -110,7 +110,7 @@ impl Supervisor {
                         arbiters,
                         pool,
                         pollers: Vec::with_capacity(slots),
-                        restarts: vec![(0, None); slots],
+                        restarts: super::restart::PollerRestarts::new(slots),
                         extension: None,
                     });
                     // Slot 0 first, on this thread: its `/next` is what ends init on Lambda; the
@@ -180,11 +180,6 @@ impl Supervisor {
             env!("CARGO_PKG_VERSION"),
         );
     }
-}
-
-/// How the pool replaces a worker that is gone or abandoned: a fresh one on the same arbiter.
-fn respawn(workers: Arc<dyn Workers>, hooks: Arc<HandlerHooks>) -> Respawn<WorkerAddr> {
-    Arc::new(move |arbiter: &ArbiterHandle, load: Arc<ArbiterLoad>| workers.respawn(arbiter, load, hooks.clone()))
 }
 
 /// Builds every handler arbiter's workers on its own thread (spread round-robin), each
