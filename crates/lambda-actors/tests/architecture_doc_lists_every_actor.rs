@@ -2,19 +2,10 @@
 //! `impl Actor for X`) has a row naming its file and every message it handles (each
 //! `impl Handler<M> for X`), and every row names an actor and messages that exist.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod source_files;
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 /// The type name after `for ` in an impl line: `Worker<S> {` → `Worker`.
 fn implementor(line: &str) -> Option<String> {
@@ -25,8 +16,7 @@ fn implementor(line: &str) -> Option<String> {
 /// (actor → (file, messages)) as the sources say.
 fn from_sources() -> BTreeMap<String, (String, BTreeSet<String>)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut paths = Vec::new();
-    files(&src, &mut paths);
+    let paths = source_files::rust_files(&src);
     let mut actors: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
     let mut handled: Vec<(String, String)> = Vec::new();
     for path in paths {

@@ -2,6 +2,8 @@
 //! changed, from the modules below it. Reads `use crate::…` and `crate::…::` paths in every
 //! file of `src/` (test modules, which may use anything, left out) and fails naming a cycle.
 
+mod source_files;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -13,17 +15,6 @@ fn module_of(path: &Path, src: &Path) -> String {
         parts.pop();
     }
     parts.join("::")
-}
-
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// The modules a file's code refers to through `crate::` (the longest known module path).
@@ -55,8 +46,7 @@ fn imports(text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
 #[test]
 fn runtime_modules_import_each_other_without_cycles() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut paths = Vec::new();
-    files(&src, &mut paths);
+    let paths = source_files::rust_files(&src);
     let modules: BTreeSet<String> = paths
         .iter()
         .map(|p| module_of(p, &src))
