@@ -144,6 +144,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
         let mut line = String::with_capacity(256);
         let mut fields = EventFields {
             format: self.format,
+            summary: event.metadata().target() == crate::metrics::TARGET,
             message: String::new(),
             rest: String::new(),
             ids: InvocationFields::default(),
@@ -219,6 +220,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for LambdaLayer {
 
 struct EventFields {
     format: LogFormat,
+    /// The metrics summary: its list fields are written as JSON lists, not strings.
+    summary: bool,
     message: String,
     rest: String,
     ids: InvocationFields,
@@ -236,9 +239,10 @@ impl EventFields {
             return;
         }
         if name == "message" {
+            // A message that ends a line itself (a panic message, a formatted error) would end
+            // in a visible `\n` once escaped onto one line.
             match value {
-                JsonValue::Str(s) => self.message.push_str(s),
-                JsonValue::Raw(s) => self.message.push_str(s),
+                JsonValue::Str(s) | JsonValue::Raw(s) => self.message.push_str(s.trim_end_matches(['\n', '\r'])),
             }
             return;
         }
@@ -288,7 +292,12 @@ impl Visit for EventFields {
         self.push(field.name(), JsonValue::Str(&value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.push(field.name(), JsonValue::Str(&format!("{value:?}")));
+        let text = format!("{value:?}");
+        // tracing has no list values: the summary passes `busy_by_arbiter` as its JSON text.
+        if self.summary && field.name() == crate::metrics::LIST_FIELD {
+            return self.push(field.name(), JsonValue::Raw(&text));
+        }
+        self.push(field.name(), JsonValue::Str(&text));
     }
 }
 

@@ -11,6 +11,12 @@ use crate::config::MetricsFormat;
 use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The `tracing` target of the metrics summary.
+pub(crate) const TARGET: &str = "lambda_actors::metrics";
+
+/// The summary's one list field, passed to `tracing` as its JSON text (see `logging.rs`).
+pub(crate) const LIST_FIELD: &str = "busy_by_arbiter";
+
 /// Sub-buckets per power of two: latencies are kept within 1/8 (12.5 %) of their value.
 const SUB: u32 = 8;
 const BUCKETS: usize = (64 * SUB) as usize;
@@ -191,7 +197,7 @@ impl Summary {
         let interval_ms = self.interval.as_millis() as u64;
         // Field names are spelled out: tracing needs them at compile time.
         tracing::info!(
-            target: "lambda_actors::metrics",
+            target: TARGET,
             interval_ms,
             invocations_count = v[0] as u64,
             errors_count = v[1] as u64,
@@ -217,7 +223,7 @@ impl Summary {
         );
     }
 
-    /// `[1,0]`: JSON, so that a JSON log line carries it as a string that parses as a list.
+    /// `[1,0]`: JSON, which the JSON log lines write as a list ([`LIST_FIELD`]).
     fn busy_list(&self) -> String {
         serde_json::to_string(&self.busy_by_arbiter).expect("a list of numbers serialises")
     }
