@@ -217,13 +217,18 @@ impl Drop for TestFunction {
     }
 }
 
+/// A whole reply read to the connection's close: the head and any trailers parsed by httparse;
+/// only the loop over a chunked body's chunks is written here, since httparse parses the
+/// parts (chunk sizes, header blocks) but does not assemble a body.
 fn parse_reply(raw: &[u8]) -> Option<InvokeReply> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let mut headers: Vec<(String, String)> = lines.filter_map(header_field).collect();
-    let rest = &raw[end + 4..];
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut head = httparse::Response::new(&mut fields);
+    let httparse::Status::Complete(end) = head.parse(raw).ok()? else {
+        return None;
+    };
+    let status = head.code?;
+    let mut headers = fields_of(head.headers);
+    let rest = &raw[end..];
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
@@ -237,32 +242,39 @@ fn parse_reply(raw: &[u8]) -> Option<InvokeReply> {
     Some(InvokeReply { status, headers, body })
 }
 
-fn header_field(line: &str) -> Option<(String, String)> {
-    let (n, v) = line.split_once(':')?;
-    Some((n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-}
-
 /// Header fields, names lower-case.
 type Fields = Vec<(String, String)>;
+
+fn fields_of(headers: &[httparse::Header<'_>]) -> Fields {
+    headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).trim().to_owned(),
+            )
+        })
+        .collect()
+}
 
 /// The body and the trailers of a chunked body.
 fn dechunk(mut rest: &[u8]) -> Option<(Vec<u8>, Fields)> {
     let mut body = Vec::new();
     loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        rest = &rest[line_end + 2..];
+        let httparse::Status::Complete((used, size)) = httparse::parse_chunk_size(rest).ok()? else {
+            return None;
+        };
+        rest = &rest[used..];
         if size == 0 {
-            let trailers = String::from_utf8_lossy(rest);
-            let trailers = trailers
-                .split("\r\n")
-                .take_while(|l| !l.is_empty())
-                .filter_map(header_field);
-            return Some((body, trailers.collect()));
+            let mut fields = [httparse::EMPTY_HEADER; 32];
+            return match httparse::parse_headers(rest, &mut fields).ok()? {
+                httparse::Status::Complete((_, trailers)) => Some((body, fields_of(trailers))),
+                httparse::Status::Partial => None,
+            };
         }
+        let size = usize::try_from(size).ok()?;
         body.extend_from_slice(rest.get(..size)?);
-        rest = rest.get(size + 2..)?;
+        rest = rest.get(size..)?.strip_prefix(b"\r\n")?;
     }
 }
 
