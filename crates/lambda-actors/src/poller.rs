@@ -561,9 +561,19 @@ pub(crate) mod tests {
 
     #[cfg(feature = "local-server")]
     #[test]
-    fn a_poller_that_panics_mid_invocation_is_restarted_and_its_event_answered() {
-        let function = crate::testing::TestFunction::start_with(1, |rt| {
-            rt.run_fn(|event: serde_json::Value, _ctx| async move { Ok::<_, crate::Error>(event) })
+    fn a_poller_that_panics_mid_invocation_is_restarted_its_event_answered_and_counted() {
+        // The metrics summaries, as the runtime logs them: this test binary's one subscriber.
+        let logged = Arc::new(parking_lot::Mutex::new(Vec::<u8>::new()));
+        let sink = logged.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Sink(sink.clone()))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber of these tests");
+        let config = crate::Config::from_lookup(|name| (name == "LOCAL_LAMBDA_PORT").then(|| "0".to_owned())).unwrap();
+        let function = crate::testing::TestFunction::start_with(1, move |rt| {
+            rt.config(config)
+                .run_fn(|event: serde_json::Value, _ctx| async move { Ok::<_, crate::Error>(event) })
         })
         .unwrap();
         INJECTED_PANICS.store(1, Ordering::SeqCst);
@@ -576,6 +586,28 @@ pub(crate) mod tests {
         let out: serde_json::Value = function.invoke(&serde_json::json!({"second": 2})).unwrap();
         assert_eq!(out, serde_json::json!({"second": 2}));
         function.stop().unwrap();
+        // The summary written at the stop (the only one: other tests' functions write none)
+        // counts the restart. (The crashed invocation is not among `invocations_count`: its
+        // poller died before counting it; the guard it left behind answered it.)
+        let logged = String::from_utf8_lossy(&logged.lock()).into_owned();
+        let summary = logged
+            .lines()
+            .find(|l| l.contains("lambda_actors::metrics"))
+            .unwrap_or_else(|| panic!("no metrics summary:\n{logged}"));
+        assert!(summary.contains(" restarts_count=1 "), "{summary}");
+    }
+
+    /// A `tracing` writer into a shared buffer.
+    struct Sink(Arc<parking_lot::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
