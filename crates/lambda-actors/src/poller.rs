@@ -70,20 +70,10 @@ impl Message for EndOfWindow {
     type Result = ();
 }
 
-/// Where the slot's loop is, for the messages above.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Waiting for a free handler, or for a `/next` reply head.
-    Polling,
-    /// A reply head has arrived: the event is delivered, its body on its way.
-    Receiving,
-    /// The event is with a handler.
-    Invoking,
-}
-
 /// What the poller's messages tell its loop; lives on the poller's thread, read by no one else.
 struct SlotControl {
-    phase: Cell<Phase>,
+    /// The event is with a handler: nothing more can arrive until the loop polls again.
+    invoking: Cell<bool>,
     stopped: Cell<bool>,
     stop: Notify,
     cut: Cell<bool>,
@@ -95,7 +85,7 @@ struct SlotControl {
 impl SlotControl {
     fn new() -> Self {
         Self {
-            phase: Cell::new(Phase::Polling),
+            invoking: Cell::new(false),
             stopped: Cell::new(false),
             stop: Notify::new(),
             cut: Cell::new(false),
@@ -105,9 +95,10 @@ impl SlotControl {
         }
     }
 
-    fn enter(&self, phase: Phase) {
-        self.phase.set(phase);
-        if phase == Phase::Invoking && self.stopped.get() {
+    /// The event was handed to a handler: once polling is stopped, no event can arrive here.
+    fn handed_over(&self) {
+        self.invoking.set(true);
+        if self.stopped.get() {
             self.say_arrivals_over();
         }
     }
@@ -222,7 +213,7 @@ impl Handler<StopPolling> for Poller {
         control.stopped.set(true);
         control.drained.set(Some(msg.drained));
         control.arrivals_over.set(Some(msg.arrivals_over));
-        if control.phase.get() == Phase::Invoking {
+        if control.invoking.get() {
             control.say_arrivals_over();
         }
         control.stop.notify_waiters();
@@ -262,7 +253,7 @@ async fn poll_loop(s: Slot) {
     let control = &*s.control;
     let mut backoff = Backoff::new(s.slot);
     loop {
-        control.enter(Phase::Polling);
+        control.invoking.set(false);
         let Some(permit) = control.unless_stopped(s.pool.acquire()).await else {
             return;
         };
@@ -272,10 +263,7 @@ async fn poll_loop(s: Slot) {
             return;
         };
         let next = match head {
-            Ok(reply) => {
-                control.enter(Phase::Receiving);
-                reply.read_unless(end_of_window(control)).await
-            }
+            Ok(reply) => reply.read_unless(end_of_window(control)).await,
             Err(err) => Err(err),
         };
         let err = match next {
@@ -303,7 +291,6 @@ async fn poll_loop(s: Slot) {
             }
             continue;
         }
-        control.enter(Phase::Polling);
         if control.stopped.get() {
             return;
         }
@@ -436,7 +423,7 @@ async fn invoke(s: &Slot, lease: &mut WorkerLease, event: NextEvent) {
         release,
     });
     // Queued to the handler: a shutdown hook asked for from now on runs after it.
-    control.enter(Phase::Invoking);
+    control.handed_over();
     // The handler actor reclaims its own invocation at `reclaim_at` — if its thread lets it.
     // A thread blocked in handler code cannot: then the poller, on its own thread, answers.
     let sent = async move {

@@ -26,11 +26,10 @@ pub(crate) struct Arbiters {
     pub(crate) handlers: Vec<ArbiterHandle>,
     /// Pollers and workers share their arbiters (classic mode, `shared` scheduling).
     pub(crate) colocated: bool,
-    /// I/O arbiter *i* and handler arbiter *i* are pinned to one CPU (`pinning.rs`).
-    pub(crate) pinned: bool,
     /// The handler arbiters' threads run `SCHED_BATCH` (`thread_policy.rs`).
     pub(crate) batch: bool,
-    /// The CPUs thread pair *i* is pinned to, when pinned.
+    /// The CPU thread pair *i* (I/O arbiter *i*, handler arbiter *i*) is pinned to, when the
+    /// threads are pinned (`pinning.rs`).
     cores: Option<Vec<core_affinity::CoreId>>,
     /// How many I/O arbiters the layout has once [`Arbiters::add_io_threads`] has run.
     io_wanted: usize,
@@ -80,7 +79,6 @@ impl Arbiters {
                         io: vec![main],
                         handlers,
                         colocated: false,
-                        pinned: cores.is_some(),
                         cores,
                         io_wanted: k,
                         batch: false,
@@ -96,7 +94,6 @@ impl Arbiters {
                         io: all.clone(),
                         handlers: all,
                         colocated: true,
-                        pinned: false,
                         cores: None,
                         batch: false,
                         spawned,
@@ -106,7 +103,6 @@ impl Arbiters {
                     io: vec![main.clone()],
                     handlers: vec![main],
                     colocated: true,
-                    pinned: false,
                     cores: None,
                     io_wanted: 1,
                     batch: false,
@@ -130,6 +126,11 @@ impl Arbiters {
             self.io.push(handle);
             self.spawned.push(arbiter);
         }
+    }
+
+    /// I/O arbiter *i* and handler arbiter *i* are pinned to one CPU.
+    pub(crate) fn pinned(&self) -> bool {
+        self.cores.is_some()
     }
 
     /// Every arbiter once (for the metrics).

@@ -102,7 +102,7 @@ impl Supervisor {
         let index = slot % io.len();
         // Pollers that share their thread with workers run their events there when they can;
         // pinned, they prefer the handler thread on their CPU.
-        let affinity = match (running.arbiters.colocated, running.arbiters.pinned) {
+        let affinity = match (running.arbiters.colocated, running.arbiters.pinned()) {
             (true, _) => Affinity::Home(index),
             (false, true) => Affinity::Near(index),
             (false, false) => Affinity::None,

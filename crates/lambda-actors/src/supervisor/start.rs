@@ -150,7 +150,7 @@ impl Supervisor {
                 tracing::warn!("cannot start the stall watchdog thread: {e}; stalls are still logged when they end");
             }
         }
-        let (handler_arbiters, pinned_threads) = (running.arbiters.handlers.len(), running.arbiters.pinned);
+        let (handler_arbiters, pinned_threads) = (running.arbiters.handlers.len(), running.arbiters.pinned());
         let handler_thread_policy = if running.arbiters.batch { "batch" } else { "normal" };
         let slots = config.mode.concurrency();
         let pollers: Vec<_> = first
