@@ -13,6 +13,15 @@ fn window_over(run: &Run) {
         .unwrap_or_else(|e| run.fail(&format!("the window never ended: {e}")));
 }
 
+/// `id` got exactly one answer, an `/error` `Runtime.Shutdown`.
+fn answered_runtime_shutdown_once(run: &Run, id: &str, what: &str) {
+    let answers = run.mock.answers_for(id);
+    run.check(answers.len() == 1, || {
+        format!("{what} got {} answers, expected 1", answers.len())
+    });
+    run.error_json(&answers[0], "Runtime.Shutdown");
+}
+
 #[test]
 fn body_still_arriving_when_the_window_ends_is_answered_runtime_shutdown() {
     let _m = shared_machine();
@@ -25,18 +34,8 @@ fn body_still_arriving_when_the_window_ends_is_answered_runtime_shutdown() {
         run.proc.sigterm();
         window_over(&run);
         run.mock.release_held_bodies();
-        let Some(status) = run.proc.wait_exit(T) else {
-            run.fail("still running after SIGTERM")
-        };
-        run.check(status.code() == Some(0), || format!("exit {status}, expected 0"));
-        let answers = run.mock.answers_for(&id);
-        run.check(answers.len() == 1, || {
-            format!(
-                "the event whose body was still arriving got {} answers, expected 1",
-                answers.len()
-            )
-        });
-        run.error_json(&answers[0], "Runtime.Shutdown");
+        run.expect_exit_zero();
+        answered_runtime_shutdown_once(&run, &id, "the event whose body was still arriving");
         let logged = run
             .proc
             .lines()
@@ -53,16 +52,8 @@ fn handler_running_when_the_window_ends_is_answered_and_its_unrun_hook_named() {
     run.parked(2);
     let id = run.send(json!({"op": "hang"}));
     run.mock.wait_for_deliveries(1, T).unwrap_or_else(|e| run.fail(&e));
-    run.proc.sigterm();
-    let Some(status) = run.proc.wait_exit(T) else {
-        run.fail("still running after SIGTERM")
-    };
-    run.check(status.code() == Some(0), || format!("exit {status}, expected 0"));
-    let answers = run.mock.answers_for(&id);
-    run.check(answers.len() == 1, || {
-        format!("the hung invocation got {} answers, expected 1", answers.len())
-    });
-    run.error_json(&answers[0], "Runtime.Shutdown");
+    run.sigterm_and_expect_exit_zero();
+    answered_runtime_shutdown_once(&run, &id, "the hung invocation");
     let unrun: Vec<_> = run
         .proc
         .lines()

@@ -79,6 +79,12 @@ impl Run {
     #[track_caller]
     pub fn sigterm_and_expect_exit_zero(&mut self) {
         self.proc.sigterm();
+        self.expect_exit_zero();
+    }
+
+    /// Asserts the process (already signalled) drains and exits 0 within [`T`].
+    #[track_caller]
+    pub fn expect_exit_zero(&mut self) {
         let Some(status) = self.proc.wait_exit(T) else {
             self.fail("still running after SIGTERM")
         };
